@@ -234,6 +234,17 @@ static bool tail_size(const VirtIOMSGLayout *l, const VirtIOMSG *msg,
     return false;
 }
 
+/* End of the last fixed field; past l->size only for optional fields. */
+static size_t fixed_end(const VirtIOMSGLayout *l)
+{
+    size_t end = l->size;
+
+    for (int i = 0; i < LAYOUT_MAX_FIELDS && l->fields[i].width; i++) {
+        end = MAX(end, (size_t)l->fields[i].wire_off + l->fields[i].width);
+    }
+    return end;
+}
+
 static uint8_t *tail_ptr(const VirtIOMSGLayout *l, VirtIOMSG *msg)
 {
     switch (l->tail) {
@@ -260,17 +271,17 @@ VirtIOMSGDecodeError virtio_msg_decode(const void *buf, size_t len,
         return VIRTIO_MSG_ERR_SHORT;
     }
     memset(msg, 0, sizeof(*msg));
-    msg->type = p[0];
+    msg->type = p[0] & TYPE_BITS;       /* bits 2..7 are reserved */
     msg->id = p[1];
     msg->dev_num = lduw_le_p(p + 2);
     msg->token = lduw_le_p(p + 4);
     msg->size = lduw_le_p(p + 6);
     size = msg->size;
 
-    if (size > bus_max || size > VIRTIO_MSG_MAX_SIZE) {
+    if (size > bus_max || size > VIRTIO_MSG_MAX_SIZE || size > len) {
         return VIRTIO_MSG_ERR_LONG;
     }
-    if (size < VIRTIO_MSG_HDR_SIZE || size > len) {
+    if (size < VIRTIO_MSG_HDR_SIZE) {
         return VIRTIO_MSG_ERR_SHORT;
     }
 
@@ -339,23 +350,27 @@ size_t virtio_msg_encode(VirtIOMSG *msg, void *buf, size_t buf_size)
     const VirtIOMSGLayout *l;
     uint8_t *p = buf;
     size_t size, tail;
+    bool legacy;
 
-    l = find_layout(msg->type, msg->id,
-                    msg->id == VIRTIO_MSG_SET_VQUEUE && msg->vq.legacy);
+    /* Only a SET_VQUEUE request has a legacy form (not its response) */
+    legacy = !(msg->type & TYPE_BITS) && msg->id == VIRTIO_MSG_SET_VQUEUE &&
+             msg->vq.legacy;
+    l = find_layout(msg->type, msg->id, legacy);
     if (!l || !tail_size(l, msg, &tail)) {
         return 0;
     }
     if (l->tail == TAIL_DATA_OPTIONAL && !msg->config.has_data) {
         tail = 0;
     }
-    size = l->size + tail;
+    /* Optional trailing fields (EVENT_AVAIL next_offset) are always sent */
+    size = MAX(l->size + tail, fixed_end(l));
     if (size > buf_size || size > VIRTIO_MSG_MAX_SIZE) {
         return 0;
     }
 
     memset(p, 0, size);
     msg->size = size;
-    p[0] = msg->type;
+    p[0] = msg->type & TYPE_BITS;
     p[1] = msg->id;
     stw_le_p(p + 2, msg->dev_num);
     stw_le_p(p + 4, msg->token);

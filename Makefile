@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Top-level Makefile of the virtio-msg fork of QEMU.
+#
+#   make              install what is missing, fetch upstream QEMU 10.0.x,
+#                     assemble, configure and build qemu-system-aarch64
+#   make check        build and run every test suite of the project
+#   make check-unit   unit tests (codec, SPSC queue)
+#   make check-qtest  qtests of the virtio-msg devices
+#   make demo         build and show the virtio-msg devices
+#
+# Everything happens under $(BUILD); re-running is incremental.
+
+BUILD ?= build
+SRC := $(BUILD)/src
+OBJ := $(BUILD)/obj
+QEMU := $(OBJ)/qemu-system-aarch64
+NINJA := flock $(BUILD)/.ninja.lock ninja --quiet -C $(OBJ)
+
+UNIT_TESTS := \
+	tests/unit/test-virtio-msg-proto \
+	tests/unit/test-virtio-msg-spsc
+
+QTESTS :=
+
+# Environment of qtest programs
+QTEST_ENV := \
+	QTEST_QEMU_BINARY=$(CURDIR)/$(QEMU) \
+	QTEST_QEMU_IMG=$(CURDIR)/$(OBJ)/qemu-img \
+	G_TEST_SRCDIR=$(CURDIR)/$(SRC)/tests/qtest \
+	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
+
+.PHONY: all deps configured build check check-unit check-qtest demo \
+	clean distclean help
+
+all: build
+
+help:
+	@sed -n '3,13s/^# \{0,1\}//p' Makefile
+
+deps:
+	@sh scripts/fork/install-deps.sh $(BUILD)
+
+# Configure once; afterwards only re-assemble (cheap when nothing changed:
+# new files and changed patches are picked up) and let ninja re-run meson.
+configured: deps
+	@if [ -f $(OBJ)/build.ninja ] && [ -f $(BUILD)/config.sh ]; then \
+		. ./$(BUILD)/config.sh && \
+		sh scripts/fork/assemble.sh . "$$upstream" $(SRC); \
+	else \
+		./configure --build-dir=$(BUILD); \
+	fi
+
+build: configured
+	@$(NINJA) qemu-system-aarch64 qemu-img $(UNIT_TESTS) $(QTESTS)
+	@ln -sfn obj/qemu-system-aarch64 $(BUILD)/qemu-system-aarch64
+
+check: check-unit check-qtest
+
+check-unit: build
+	@sh scripts/fork/run-tests.sh unit $(addprefix $(OBJ)/,$(UNIT_TESTS))
+
+check-qtest: build
+	@if [ -n "$(QTESTS)" ]; then \
+		env $(QTEST_ENV) sh scripts/fork/run-tests.sh qtest \
+			$(addprefix $(OBJ)/,$(QTESTS)); \
+	fi
+
+demo: build
+	$(QEMU) --version
+	$(QEMU) -M virt -device help | grep -i -e virtio-msg -e '^[A-Z].*devices:$$'
+
+clean:
+	@if [ -f $(OBJ)/build.ninja ]; then $(NINJA) clean; fi
+
+# Removes the build tree, but keeps the downloads cache.
+distclean:
+	rm -rf $(SRC) $(OBJ) $(BUILD)/test-logs $(BUILD)/qemu-system-aarch64
