@@ -54,6 +54,11 @@ configured: deps
 build: configured
 	@$(NINJA) qemu-system-aarch64 qemu-img $(UNIT_TESTS) $(QTESTS)
 	@ln -sfn obj/qemu-system-aarch64 $(BUILD)/qemu-system-aarch64
+	@# option ROMs of virtio-pci devices (Debian's ipxe-qemu)
+	@d=$$(find $(OBJ)/qemu-bundle -path '*/share/qemu' -type d | head -n1); \
+	for rom in /usr/lib/ipxe/qemu/*.rom; do \
+		[ -e "$$d/$${rom##*/}" ] || ln -s "$$rom" "$$d/"; \
+	done
 
 check: check-unit check-qtest
 

@@ -1,0 +1,486 @@
+/*
+ * virtio-msg transport, device side
+ *
+ * Each TYPE_VIRTIO_MSG device is the transport of one dev_num on a
+ * virtio-msg bus.  It implements the transport messages of the virtio-msg
+ * wire protocol on top of QEMU's virtio core, so any virtio device model
+ * works unchanged behind it.  Queue n notifies the driver with vector n
+ * (EVENT_USED), configuration changes with VIRTIO_MSG_CONFIG_VECTOR
+ * (EVENT_CONFIG).
+ *
+ * Copyright (c) 2026 The virtio-msg QEMU fork authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-msg.h"
+#include "migration/vmstate.h"
+#include "trace.h"
+
+VirtIODevice *virtio_msg_get_vdev(VirtIOMSGProxy *proxy)
+{
+    return virtio_bus_get_device(&proxy->bus);
+}
+
+static VirtIOMSGBus *msg_bus_of(VirtIOMSGProxy *proxy)
+{
+    return VIRTIO_MSG_BUS(qdev_get_parent_bus(DEVICE(proxy)));
+}
+
+static void virtio_msg_drop(VirtIOMSGProxy *proxy, const VirtIOMSG *msg,
+                            const char *why)
+{
+    virtio_msg_bus_drop(msg_bus_of(proxy), msg, why);
+}
+
+static void virtio_msg_reset_transport(VirtIOMSGProxy *proxy)
+{
+    VirtIODevice *vdev = virtio_msg_get_vdev(proxy);
+
+    proxy->guest_features = 0;
+    virtio_bus_reset(&proxy->bus);
+    if (vdev) {
+        vdev->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
+    }
+}
+
+/* A queue index the device has (max_size != 0)? */
+static bool queue_exists(VirtIODevice *vdev, uint32_t index)
+{
+    return index < VIRTIO_QUEUE_MAX && virtio_queue_get_max_num(vdev, index);
+}
+
+/* Is [offset, offset + length) inside the config space and the bus limit? */
+static bool config_range_ok(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                            uint32_t offset, uint32_t length)
+{
+    return length <= virtio_msg_max_config_chunk(msg_bus_of(proxy)->max_msg_size)
+           && offset <= vdev->config_len
+           && length <= vdev->config_len - offset;
+}
+
+static void refresh_config(VirtIODevice *vdev)
+{
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_GET_CLASS(vdev);
+
+    if (vdc->get_config && vdev->config_len) {
+        vdc->get_config(vdev, vdev->config);
+    }
+}
+
+static void handle_device_info(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                               VirtIOMSG *resp)
+{
+    resp->info.device_id = vdev->device_id;
+    resp->info.vendor_id = VIRTIO_MSG_VENDOR_ID;
+    resp->info.num_feature_bits = VIRTIO_MSG_FEATURE_BITS;
+    resp->info.config_size = vdev->config_len;
+    resp->info.max_virtqueues = virtio_get_num_queues(vdev);
+    resp->info.admin_vq_start = 0;
+    resp->info.admin_vq_count = 0;
+}
+
+static void handle_get_features(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                                const VirtIOMSG *msg, VirtIOMSG *resp)
+{
+    uint32_t max = virtio_msg_max_feature_blocks(
+        msg_bus_of(proxy)->max_msg_size);
+    uint32_t num = MIN(msg->features.num, max);
+
+    resp->features.index = msg->features.index;
+    resp->features.num = num;
+    for (uint32_t i = 0; i < num; i++) {
+        uint64_t block = (uint64_t)msg->features.index + i;
+
+        resp->features.blocks[i] = block < 2 ?
+            (uint32_t)(vdev->host_features >> (32 * block)) : 0;
+    }
+}
+
+static void handle_set_features(VirtIOMSGProxy *proxy,
+                                const VirtIOMSG *msg)
+{
+    for (uint32_t i = 0; i < msg->features.num; i++) {
+        uint64_t block = (uint64_t)msg->features.index + i;
+
+        if (block < 2) {
+            proxy->guest_features =
+                deposit64(proxy->guest_features, 32 * block, 32,
+                          msg->features.blocks[i]);
+        }
+    }
+}
+
+static void handle_set_status(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                              uint32_t val)
+{
+    val &= 0xff;
+    if (val == 0) {
+        virtio_msg_reset_transport(proxy);
+        return;
+    }
+    if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
+        !(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+        virtio_set_features(vdev, proxy->guest_features) < 0) {
+        val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+    }
+    if (virtio_set_status(vdev, val) < 0) {
+        virtio_set_status(vdev, val & ~VIRTIO_CONFIG_S_FEATURES_OK);
+    }
+    vdev->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
+}
+
+static void handle_get_vqueue(VirtIODevice *vdev, uint32_t index,
+                              VirtIOMSG *resp)
+{
+    resp->vq.index = index;
+    if (!queue_exists(vdev, index)) {
+        return;     /* max_size 0: no such queue */
+    }
+    resp->vq.max_size = virtio_queue_get_max_num(vdev, index);
+    resp->vq.desc = virtio_queue_get_desc_addr(vdev, index);
+    if (resp->vq.desc) {
+        resp->vq.size = virtio_queue_get_num(vdev, index);
+        resp->vq.driver = virtio_queue_get_avail_addr(vdev, index);
+        resp->vq.device = virtio_queue_get_used_addr(vdev, index);
+    }
+}
+
+static bool handle_set_vqueue(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                              const VirtIOMSG *msg)
+{
+    uint32_t n = msg->vq.index;
+
+    if (!queue_exists(vdev, n)) {
+        virtio_msg_drop(proxy, msg, "no such virtqueue");
+        return false;
+    }
+    if (!msg->vq.size || msg->vq.size > virtio_queue_get_max_num(vdev, n)) {
+        virtio_msg_drop(proxy, msg, "virtqueue size out of range");
+        return false;
+    }
+    virtio_queue_set_num(vdev, n, msg->vq.size);
+    virtio_queue_set_rings(vdev, n, msg->vq.desc, msg->vq.driver,
+                           msg->vq.device);
+    virtio_queue_set_vector(vdev, n, n);
+    if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+        /* re-enabled after RESET_VQUEUE */
+        virtio_queue_enable(vdev, n);
+    }
+    return true;
+}
+
+static bool handle_get_config(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                              const VirtIOMSG *msg, VirtIOMSG *resp)
+{
+    if (!config_range_ok(proxy, vdev, msg->config.offset,
+                         msg->config.length)) {
+        virtio_msg_drop(proxy, msg, "config offset/length out of range");
+        return false;
+    }
+    refresh_config(vdev);
+    resp->config.generation = vdev->generation;
+    resp->config.offset = msg->config.offset;
+    resp->config.length = msg->config.length;
+    memcpy(resp->config.data, vdev->config + msg->config.offset,
+           msg->config.length);
+    return true;
+}
+
+static bool handle_set_config(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                              const VirtIOMSG *msg, VirtIOMSG *resp)
+{
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_GET_CLASS(vdev);
+
+    if (!config_range_ok(proxy, vdev, msg->config.offset,
+                         msg->config.length)) {
+        virtio_msg_drop(proxy, msg, "config offset/length out of range");
+        return false;
+    }
+    resp->config.offset = msg->config.offset;
+    if (msg->config.generation != vdev->generation) {
+        trace_virtio_msg_stale_config(proxy->dev_num, msg->config.generation,
+                                      vdev->generation);
+        resp->config.length = 0;
+    } else {
+        refresh_config(vdev);
+        memcpy(vdev->config + msg->config.offset, msg->config.data,
+               msg->config.length);
+        if (vdc->set_config) {
+            vdc->set_config(vdev, vdev->config);
+        }
+        resp->config.length = msg->config.length;
+    }
+    resp->config.generation = vdev->generation;
+    return true;
+}
+
+static void handle_event_avail(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+                               const VirtIOMSG *msg)
+{
+    uint32_t n = msg->vq.index;
+
+    if (!queue_exists(vdev, n)) {
+        virtio_msg_drop(proxy, msg, "no such virtqueue");
+        return;
+    }
+    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        virtio_msg_drop(proxy, msg, "queue notified before DRIVER_OK");
+        return;
+    }
+    if (virtio_vdev_has_feature(vdev, VIRTIO_F_NOTIFICATION_DATA)) {
+        uint32_t off = msg->vq.next_offset & VIRTIO_MSG_AVAIL_OFFSET_MASK;
+        bool wrap = msg->vq.next_offset & VIRTIO_MSG_AVAIL_WRAP;
+        uint16_t shadow = virtio_vdev_has_feature(vdev, VIRTIO_F_RING_PACKED)
+                          ? (off & 0x7fff) | (wrap << 15) : off;
+
+        virtio_queue_set_shadow_avail_idx(virtio_get_queue(vdev, n), shadow);
+    }
+    virtio_queue_notify(vdev, n);
+}
+
+void virtio_msg_handle(VirtIOMSGProxy *proxy, const VirtIOMSG *msg)
+{
+    VirtIODevice *vdev = virtio_msg_get_vdev(proxy);
+    VirtIOMSG resp;
+
+    if (!vdev) {
+        virtio_msg_drop(proxy, msg, "no device with this dev_num");
+        return;
+    }
+    virtio_msg_init_response(&resp, msg);
+
+    switch (msg->id) {
+    case VIRTIO_MSG_DEVICE_INFO:
+        handle_device_info(proxy, vdev, &resp);
+        break;
+    case VIRTIO_MSG_GET_FEATURES:
+        handle_get_features(proxy, vdev, msg, &resp);
+        break;
+    case VIRTIO_MSG_SET_FEATURES:
+        handle_set_features(proxy, msg);
+        break;
+    case VIRTIO_MSG_GET_CONFIG:
+        if (!handle_get_config(proxy, vdev, msg, &resp)) {
+            return;
+        }
+        break;
+    case VIRTIO_MSG_SET_CONFIG:
+        if (!handle_set_config(proxy, vdev, msg, &resp)) {
+            return;
+        }
+        break;
+    case VIRTIO_MSG_GET_DEVICE_STATUS:
+        resp.status.status = vdev->status;
+        break;
+    case VIRTIO_MSG_SET_DEVICE_STATUS:
+        handle_set_status(proxy, vdev, msg->status.status);
+        resp.status.status = vdev->status;
+        break;
+    case VIRTIO_MSG_GET_VQUEUE:
+        if (msg->vq.index >= VIRTIO_QUEUE_MAX) {
+            virtio_msg_drop(proxy, msg, "virtqueue index out of range");
+            return;
+        }
+        handle_get_vqueue(vdev, msg->vq.index, &resp);
+        break;
+    case VIRTIO_MSG_SET_VQUEUE:
+        if (!handle_set_vqueue(proxy, vdev, msg)) {
+            return;
+        }
+        break;
+    case VIRTIO_MSG_RESET_VQUEUE:
+        if (!virtio_vdev_has_feature(vdev, VIRTIO_F_RING_RESET)) {
+            virtio_msg_drop(proxy, msg, "RING_RESET not negotiated");
+            return;
+        }
+        if (!queue_exists(vdev, msg->vq.index)) {
+            virtio_msg_drop(proxy, msg, "no such virtqueue");
+            return;
+        }
+        virtio_queue_reset(vdev, msg->vq.index);
+        break;
+    case VIRTIO_MSG_GET_SHM:
+        /* No shared memory regions: length 0 */
+        resp.shm.index = msg->shm.index;
+        resp.shm.length = 0;
+        resp.shm.address = 0;
+        break;
+    case VIRTIO_MSG_EVENT_AVAIL:
+        handle_event_avail(proxy, vdev, msg);
+        return;
+    default:
+        virtio_msg_drop(proxy, msg, "device-to-driver event sent to device");
+        return;
+    }
+    virtio_msg_bus_send(msg_bus_of(proxy), &resp);
+}
+
+/* VirtioBusClass callbacks; @d is the transport */
+
+static void virtio_msg_notify(DeviceState *d, uint16_t vector)
+{
+    VirtIOMSGProxy *proxy = VIRTIO_MSG(d);
+    VirtIODevice *vdev = virtio_msg_get_vdev(proxy);
+    VirtIOMSG ev;
+
+    if (!vdev) {
+        return;
+    }
+    if (vector == VIRTIO_MSG_CONFIG_VECTOR) {
+        virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_CONFIG, proxy->dev_num, 0);
+        ev.config.status = vdev->status;
+        ev.config.generation = vdev->generation;
+        ev.config.offset = 0;
+        ev.config.length = 0;
+    } else if (vector < VIRTIO_QUEUE_MAX) {
+        virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_USED, proxy->dev_num, 0);
+        ev.vq.index = vector;
+    } else {
+        return;
+    }
+    virtio_msg_bus_send(msg_bus_of(proxy), &ev);
+}
+
+static void virtio_msg_pre_plugged(DeviceState *d, Error **errp)
+{
+    VirtIODevice *vdev = virtio_msg_get_vdev(VIRTIO_MSG(d));
+
+    virtio_add_feature(&vdev->host_features, VIRTIO_F_VERSION_1);
+}
+
+static void virtio_msg_device_plugged(DeviceState *d, Error **errp)
+{
+    VirtIOMSGProxy *proxy = VIRTIO_MSG(d);
+
+    virtio_msg_get_vdev(proxy)->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
+    proxy->guest_features = 0;
+}
+
+static AddressSpace *virtio_msg_get_dma_as(DeviceState *d)
+{
+    return virtio_msg_bus_get_dma_as(msg_bus_of(VIRTIO_MSG(d)));
+}
+
+static bool virtio_msg_queue_enabled(DeviceState *d, int n)
+{
+    VirtIODevice *vdev = virtio_msg_get_vdev(VIRTIO_MSG(d));
+
+    return vdev && virtio_queue_get_desc_addr(vdev, n) != 0;
+}
+
+/*
+ * Vectors are not migrated: they follow from the queue index, so restore
+ * them when the virtio device state is loaded.
+ */
+static void virtio_msg_save_nothing(DeviceState *d, QEMUFile *f)
+{
+}
+
+static void virtio_msg_save_queue(DeviceState *d, int n, QEMUFile *f)
+{
+}
+
+static int virtio_msg_load_config(DeviceState *d, QEMUFile *f)
+{
+    virtio_msg_get_vdev(VIRTIO_MSG(d))->config_vector =
+        VIRTIO_MSG_CONFIG_VECTOR;
+    return 0;
+}
+
+static int virtio_msg_load_queue(DeviceState *d, int n, QEMUFile *f)
+{
+    virtio_queue_set_vector(virtio_msg_get_vdev(VIRTIO_MSG(d)), n, n);
+    return 0;
+}
+
+static void virtio_msg_virtio_bus_class_init(ObjectClass *klass, void *data)
+{
+    VirtioBusClass *k = VIRTIO_BUS_CLASS(klass);
+
+    k->notify = virtio_msg_notify;
+    k->pre_plugged = virtio_msg_pre_plugged;
+    k->device_plugged = virtio_msg_device_plugged;
+    k->get_dma_as = virtio_msg_get_dma_as;
+    k->queue_enabled = virtio_msg_queue_enabled;
+    k->save_config = virtio_msg_save_nothing;
+    k->load_config = virtio_msg_load_config;
+    k->save_queue = virtio_msg_save_queue;
+    k->load_queue = virtio_msg_load_queue;
+    k->has_variable_vring_alignment = true;
+}
+
+/* The transport device */
+
+static void virtio_msg_realize(DeviceState *d, Error **errp)
+{
+    VirtIOMSGProxy *proxy = VIRTIO_MSG(d);
+    VirtIOMSGBus *bus = msg_bus_of(proxy);
+    g_autofree char *name = NULL;
+
+    if (proxy->dev_num >= VIRTIO_MSG_MAX_DEVS) {
+        error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
+        return;
+    }
+    name = g_strdup_printf("%s.dev%u", BUS(bus)->name, proxy->dev_num);
+    qbus_init(&proxy->bus, sizeof(proxy->bus), TYPE_VIRTIO_MSG_VIRTIO_BUS,
+              d, name);
+    qbus_set_hotplug_handler(BUS(&proxy->bus), OBJECT(bus));
+}
+
+static void virtio_msg_reset_hold(Object *obj, ResetType type)
+{
+    virtio_msg_reset_transport(VIRTIO_MSG(obj));
+}
+
+static const VMStateDescription vmstate_virtio_msg = {
+    .name = "virtio-msg",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(guest_features, VirtIOMSGProxy),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property virtio_msg_properties[] = {
+    DEFINE_PROP_UINT16("dev-num", VirtIOMSGProxy, dev_num, 0),
+};
+
+static void virtio_msg_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    dc->realize = virtio_msg_realize;
+    dc->vmsd = &vmstate_virtio_msg;
+    dc->bus_type = TYPE_VIRTIO_MSG_BUS;
+    dc->desc = "virtio-msg transport (one dev_num of a virtio-msg bus)";
+    /* Created by the virtio-msg bus, one per dev_num */
+    dc->user_creatable = false;
+    rc->phases.hold = virtio_msg_reset_hold;
+    device_class_set_props(dc, virtio_msg_properties);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo virtio_msg_types[] = {
+    {
+        .name = TYPE_VIRTIO_MSG,
+        .parent = TYPE_DEVICE,
+        .instance_size = sizeof(VirtIOMSGProxy),
+        .class_init = virtio_msg_class_init,
+    }, {
+        .name = TYPE_VIRTIO_MSG_VIRTIO_BUS,
+        .parent = TYPE_VIRTIO_BUS,
+        .instance_size = sizeof(VirtioBusState),
+        .class_init = virtio_msg_virtio_bus_class_init,
+    },
+};
+
+DEFINE_TYPES(virtio_msg_types)
