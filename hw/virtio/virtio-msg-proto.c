@@ -267,10 +267,10 @@ VirtIOMSGDecodeError virtio_msg_decode(const void *buf, size_t len,
     const VirtIOMSGLayout *l;
     size_t size, tail;
 
+    memset(msg, 0, sizeof(*msg));
     if (len < VIRTIO_MSG_HDR_SIZE) {
         return VIRTIO_MSG_ERR_SHORT;
     }
-    memset(msg, 0, sizeof(*msg));
     msg->type = p[0] & TYPE_BITS;       /* bits 2..7 are reserved */
     msg->id = p[1];
     msg->dev_num = lduw_le_p(p + 2);

@@ -60,7 +60,9 @@ static bool queue_exists(VirtIODevice *vdev, uint32_t index)
 static bool config_range_ok(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
                             uint32_t offset, uint32_t length)
 {
-    return length <= virtio_msg_max_config_chunk(msg_bus_of(proxy)->max_msg_size)
+    uint16_t bus_max = msg_bus_of(proxy)->max_msg_size;
+
+    return length <= virtio_msg_max_config_chunk(bus_max)
            && offset <= vdev->config_len
            && length <= vdev->config_len - offset;
 }
@@ -402,8 +404,10 @@ static int virtio_msg_load_queue(DeviceState *d, int n, QEMUFile *f)
 
 static void virtio_msg_virtio_bus_class_init(ObjectClass *klass, void *data)
 {
+    BusClass *bc = BUS_CLASS(klass);
     VirtioBusClass *k = VIRTIO_BUS_CLASS(klass);
 
+    bc->max_dev = 1;
     k->notify = virtio_msg_notify;
     k->pre_plugged = virtio_msg_pre_plugged;
     k->device_plugged = virtio_msg_device_plugged;

@@ -5,6 +5,8 @@
 #
 # Usage: run-tests.sh SUITE-NAME PROGRAM [PROGRAM...]
 #
+# A PROGRAM argument may carry arguments of its own ("prog -s /a/path").
+#
 # Each PROGRAM is run with --tap; its full output goes to
 # build/test-logs/<suite>/<program>.log.  The summary counts test cases
 # (TAP "ok"/"not ok" lines), not programs.  Exits non-zero if any test case
@@ -22,11 +24,13 @@ total_fail=0
 total_skip=0
 failed_progs=
 
-for prog in "$@"; do
+for cmd in "$@"; do
+    prog=${cmd%% *}
     name=$(basename "$prog")
     log="$logdir/$name.log"
     start=$(date +%s)
-    "$prog" --tap -k > "$log" 2>&1
+    # shellcheck disable=SC2086
+    $cmd --tap -k > "$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
     pass=$(grep '^ok ' "$log" | grep -v -c '# SKIP')

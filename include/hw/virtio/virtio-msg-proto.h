@@ -2,8 +2,8 @@
  * virtio-msg wire protocol: message ids, layouts, encoder and decoder
  *
  * This is the only place that knows the byte layout of virtio-msg
- * messages (docs/specs/virtio-msg-wire.rst).  Everything else works on the
- * decoded VirtIOMSG structure.
+ * messages (summarised in docs/system/devices/virtio/virtio-msg-amp-pci.rst).
+ * Everything else works on the decoded VirtIOMSG structure.
  *
  * Copyright (c) 2026 The virtio-msg QEMU fork authors
  *

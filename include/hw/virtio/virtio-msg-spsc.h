@@ -1,7 +1,8 @@
 /*
  * Single-producer single-consumer message queue in shared memory
  *
- * The queue format of the virtio-msg AMP link (docs/specs/virtio-msg-amp-pci.rst):
+ * The queue format of the virtio-msg AMP link
+ * (docs/system/devices/virtio/virtio-msg-amp-pci.rst):
  *
  *   offset 0    head, u32 LE, written by the producer only
  *   offset 64   tail, u32 LE, written by the consumer only

@@ -1,0 +1,97 @@
+/*
+ * libqos driver for virtio-msg over the virtio-msg-amp-pci device
+ *
+ * The test plays the driver side of the AMP link: it puts virtio-msg
+ * requests into a FIFO's driver-to-device queue in BAR1, rings the FIFO's
+ * doorbell in BAR0 and reads responses and events from the
+ * device-to-driver queue.  It implements libqos's virtio bus operations on
+ * top of that, so QEMU's virtio device tests run over virtio-msg.
+ *
+ * Copyright (c) 2026 The virtio-msg QEMU fork authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef LIBQOS_VIRTIO_MSG_AMP_PCI_H
+#define LIBQOS_VIRTIO_MSG_AMP_PCI_H
+
+#include "qgraph.h"
+#include "pci.h"
+#include "virtio.h"
+#include "hw/virtio/virtio-msg-proto.h"
+
+/* Layout of the device (docs/system/devices/virtio/virtio-msg-amp-pci.rst) */
+#define QVMSG_AMP_VENDOR_ID     0x10ee
+#define QVMSG_AMP_DEVICE_ID     0x9039
+#define QVMSG_AMP_REG_VERSION   0x00
+#define QVMSG_AMP_REG_FEATURES  0x04
+#define QVMSG_AMP_REG_NOTIFY    0x20
+#define QVMSG_AMP_WINDOW        0x4000
+#define QVMSG_AMP_TO_DEVICE     0x1000
+#define QVMSG_AMP_TO_DRIVER     0x2000
+#define QVMSG_AMP_Q_HEAD        0
+#define QVMSG_AMP_Q_TAIL        64
+#define QVMSG_AMP_Q_SLOTS       128
+#define QVMSG_AMP_SLOT_SIZE     64
+#define QVMSG_AMP_CAPACITY      62
+#define QVMSG_AMP_MAX_EVENTS    256
+
+typedef struct QVirtioMSGAmp {
+    QOSGraphObject obj;
+    QVirtioDevice vdev;
+    QPCIDevice *pdev;
+    QPCIBar bar0;
+    QPCIBar bar1;
+    QTestState *qts;
+    /* The virtio device driven through vdev */
+    unsigned fifo;
+    uint16_t dev_num;
+    uint16_t token;
+    uint16_t queue_sel;
+    /* Events seen while waiting for responses */
+    uint64_t used_pending;      /* bit n: EVENT_USED for queue n (n < 64) */
+    bool config_pending;
+    VirtIOMSG *events;          /* all events, in arrival order */
+    unsigned num_events;
+} QVirtioMSGAmp;
+
+/* Map the BARs of the device at @devfn and enable it. */
+void qvirtio_msg_amp_init(QVirtioMSGAmp *d, QPCIBus *bus, int devfn);
+void qvirtio_msg_amp_destroy(QVirtioMSGAmp *d);
+
+/* Ring FIFO @fifo's doorbell. */
+void qvirtio_msg_amp_doorbell(QVirtioMSGAmp *d, unsigned fifo);
+
+/*
+ * Put @len bytes (at most one slot) on FIFO @fifo's driver-to-device queue
+ * without ringing the doorbell.  Returns false if the queue is full.
+ */
+bool qvirtio_msg_amp_put(QVirtioMSGAmp *d, unsigned fifo, const void *buf,
+                         size_t len);
+
+/* Take one slot from FIFO @fifo's device-to-driver queue, if any. */
+bool qvirtio_msg_amp_get(QVirtioMSGAmp *d, unsigned fifo,
+                         uint8_t buf[QVMSG_AMP_SLOT_SIZE]);
+
+/* Encode @msg, put it on FIFO @fifo and ring the doorbell. */
+void qvirtio_msg_amp_send(QVirtioMSGAmp *d, unsigned fifo, VirtIOMSG *msg);
+
+/*
+ * Wait up to @timeout_us for the response to the request (id, dev_num,
+ * token) of @req on FIFO @fifo; events that arrive meanwhile are recorded.
+ * Returns false on timeout.
+ */
+bool qvirtio_msg_amp_wait_response(QVirtioMSGAmp *d, unsigned fifo,
+                                   const VirtIOMSG *req, VirtIOMSG *resp,
+                                   gint64 timeout_us);
+
+/* Send @req (a fresh token is assigned) and wait for its response. */
+void qvirtio_msg_amp_request(QVirtioMSGAmp *d, unsigned fifo, VirtIOMSG *req,
+                             VirtIOMSG *resp);
+
+/* Read and record everything waiting on FIFO @fifo. */
+void qvirtio_msg_amp_poll(QVirtioMSGAmp *d, unsigned fifo);
+
+extern const QVirtioBus qvirtio_msg_amp_bus;
+
+#endif

@@ -1,0 +1,592 @@
+/*
+ * QTest for the virtio-msg-amp-pci device
+ *
+ * The test plays the driver side of the AMP link and checks the device's
+ * registers, its FIFO queues and the virtio-msg messages it answers.
+ *
+ * Copyright (c) 2026 The virtio-msg QEMU fork authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "hw/pci/pci_regs.h"
+#include "qobject/qdict.h"
+#include "libqos/generic-pcihost.h"
+#include "libqos/virtio-msg-amp-pci.h"
+
+#define AMP_DEVFN       QPCI_DEVFN(4, 0)
+#define AMP_DEVICE      "-device virtio-msg-amp-pci,addr=04.0,id=amp0"
+#define RNG_ON(bus)     " -device virtio-rng-device,bus=" bus
+#define WAIT_US         (5 * G_USEC_PER_SEC)
+#define STEP_NS         (10 * 1000 * 1000)
+
+typedef struct AmpTest {
+    QTestState *qts;
+    QGenericPCIBus gbus;
+    QVirtioMSGAmp d;
+} AmpTest;
+
+static void amp_start(AmpTest *t, const char *devices)
+{
+    memset(t, 0, sizeof(*t));
+    t->qts = qtest_initf("-M virt -cpu max -nic none %s", devices);
+    qpci_init_generic(&t->gbus, t->qts, NULL, false);
+    qvirtio_msg_amp_init(&t->d, &t->gbus.bus, AMP_DEVFN);
+}
+
+static void amp_stop(AmpTest *t)
+{
+    qvirtio_msg_amp_destroy(&t->d);
+    qtest_quit(t->qts);
+}
+
+static uint32_t bar0_read(AmpTest *t, uint64_t off)
+{
+    return qpci_io_readl(t->d.pdev, t->d.bar0, off);
+}
+
+static void bar0_write(AmpTest *t, uint64_t off, uint32_t val)
+{
+    qpci_io_writel(t->d.pdev, t->d.bar0, off, val);
+}
+
+static uint64_t queue_off(unsigned fifo, uint64_t queue, uint64_t field)
+{
+    return fifo * QVMSG_AMP_WINDOW + queue + field;
+}
+
+static uint32_t queue_read(AmpTest *t, unsigned fifo, uint64_t queue,
+                           uint64_t field)
+{
+    return qpci_io_readl(t->d.pdev, t->d.bar1,
+                         queue_off(fifo, queue, field));
+}
+
+static void queue_write(AmpTest *t, unsigned fifo, uint64_t queue,
+                        uint64_t field, uint32_t val)
+{
+    qpci_io_writel(t->d.pdev, t->d.bar1, queue_off(fifo, queue, field), val);
+}
+
+/* Wait for one raw slot on the device-to-driver queue. */
+static void get_slot(AmpTest *t, unsigned fifo,
+                     uint8_t buf[QVMSG_AMP_SLOT_SIZE])
+{
+    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+
+    while (!qvirtio_msg_amp_get(&t->d, fifo, buf)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        qtest_clock_step(t->qts, STEP_NS);
+    }
+}
+
+/* Let the device run and check it has sent nothing. */
+static void assert_silent(AmpTest *t, unsigned fifo)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+
+    qtest_clock_step(t->qts, STEP_NS);
+    g_assert_false(qvirtio_msg_amp_get(&t->d, fifo, buf));
+}
+
+/* Send @req with the given token and wait for its response. */
+static void transact(AmpTest *t, unsigned fifo, VirtIOMSG *req,
+                     uint16_t token, VirtIOMSG *resp)
+{
+    req->token = token;
+    qvirtio_msg_amp_send(&t->d, fifo, req);
+    g_assert_true(qvirtio_msg_amp_wait_response(&t->d, fifo, req, resp,
+                                                WAIT_US));
+    g_assert_cmpuint(resp->type, ==, req->type | VIRTIO_MSG_TYPE_RESPONSE);
+    g_assert_cmpuint(resp->token, ==, token);
+}
+
+static void ping(AmpTest *t, unsigned fifo, uint32_t data)
+{
+    VirtIOMSG req, resp;
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
+    req.ping.data = data;
+    qvirtio_msg_amp_request(&t->d, fifo, &req, &resp);
+    g_assert_cmphex(resp.ping.data, ==, data);
+}
+
+static void get_devices(AmpTest *t, unsigned fifo, VirtIOMSG *resp)
+{
+    VirtIOMSG req;
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_GET_DEVICES,
+                    0, 0);
+    req.devices.offset = 0;
+    req.devices.count = 32;
+    qvirtio_msg_amp_request(&t->d, fifo, &req, resp);
+    g_assert_cmpuint(resp->devices.offset, ==, 0);
+    g_assert_cmpuint(resp->devices.count, ==, 32);
+}
+
+static uint32_t devices_bitmap(const VirtIOMSG *resp)
+{
+    return ldl_le_p(resp->devices.bitmap);
+}
+
+/* A transport request to @dev with token 1, as drivers in the field send */
+static void dev_request(AmpTest *t, VirtIOMSG *req, uint8_t id, uint16_t dev,
+                        VirtIOMSG *resp)
+{
+    virtio_msg_init(req, 0, id, dev, 0);
+    transact(t, 0, req, 1, resp);
+}
+
+static void get_vqueue(AmpTest *t, uint32_t index, VirtIOMSG *resp)
+{
+    VirtIOMSG req;
+
+    req.vq.index = index;
+    dev_request(t, &req, VIRTIO_MSG_GET_VQUEUE, 0, resp);
+    g_assert_cmpuint(resp->vq.index, ==, index);
+}
+
+static void set_vqueue(AmpTest *t, uint32_t size, uint64_t base, bool legacy)
+{
+    VirtIOMSG req, resp;
+
+    memset(&req, 0, sizeof(req));
+    req.vq.size = size;
+    req.vq.desc = base;
+    req.vq.driver = base + 0x1000;
+    req.vq.device = base + 0x2000;
+    req.vq.legacy = legacy;
+    dev_request(t, &req, VIRTIO_MSG_SET_VQUEUE, 0, &resp);
+    if (legacy) {
+        g_assert_cmpuint(req.size, ==, VIRTIO_MSG_SET_VQUEUE_LEGACY_SIZE);
+    }
+
+    get_vqueue(t, 0, &resp);
+    g_assert_cmpuint(resp.vq.size, ==, size);
+    g_assert_cmphex(resp.vq.desc, ==, base);
+    g_assert_cmphex(resp.vq.driver, ==, base + 0x1000);
+    g_assert_cmphex(resp.vq.device, ==, base + 0x2000);
+}
+
+static void test_identity(void)
+{
+    AmpTest t;
+
+    amp_start(&t, AMP_DEVICE);
+    g_assert_cmphex(qpci_config_readw(t.d.pdev, PCI_VENDOR_ID), ==, 0x10ee);
+    g_assert_cmphex(qpci_config_readw(t.d.pdev, PCI_DEVICE_ID), ==, 0x9039);
+    g_assert_cmphex(qpci_config_readb(t.d.pdev, PCI_REVISION_ID), ==, 1);
+    g_assert_cmphex(qpci_config_readw(t.d.pdev, PCI_CLASS_DEVICE), ==,
+                    0x0880);
+
+    g_assert_cmphex(bar0_read(&t, QVMSG_AMP_REG_VERSION), ==, 1);
+    g_assert_cmphex(bar0_read(&t, QVMSG_AMP_REG_FEATURES), ==, 0);
+    g_assert_cmphex(bar0_read(&t, 0x08), ==, 0);
+
+    bar0_write(&t, QVMSG_AMP_REG_VERSION, 0xffffffff);
+    bar0_write(&t, QVMSG_AMP_REG_FEATURES, 0xffffffff);
+    bar0_write(&t, 0x08, 0xffffffff);
+    g_assert_cmphex(bar0_read(&t, QVMSG_AMP_REG_VERSION), ==, 1);
+    g_assert_cmphex(bar0_read(&t, QVMSG_AMP_REG_FEATURES), ==, 0);
+    g_assert_cmphex(bar0_read(&t, 0x08), ==, 0);
+
+    /* doorbell of FIFO 5, which does not exist */
+    bar0_write(&t, QVMSG_AMP_REG_NOTIFY + 4 * 5, 1);
+    ping(&t, 0, 0x5a5a5a5a);
+    amp_stop(&t);
+}
+
+static void test_bus_messages(void)
+{
+    AmpTest t;
+    VirtIOMSG req, resp;
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+    uint8_t slot[QVMSG_AMP_SLOT_SIZE];
+    size_t len;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0")
+              RNG_ON("amp0.fifo0.dev5"));
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_GET_DEVICES,
+                    0, 0xbeef);
+    req.devices.offset = 0;
+    req.devices.count = 32;
+    len = virtio_msg_encode(&req, buf, sizeof(buf));
+    g_assert_cmpuint(len, ==, 12);
+    g_assert_true(qvirtio_msg_amp_put(&t.d, 0, buf, len));
+    qvirtio_msg_amp_doorbell(&t.d, 0);
+    get_slot(&t, 0, slot);
+    g_assert_cmphex(slot[0], ==, 0x03);
+    g_assert_cmphex(slot[1], ==, 0x02);
+    g_assert_cmphex(lduw_le_p(slot + 2), ==, 0);
+    g_assert_cmphex(lduw_le_p(slot + 4), ==, 0xbeef);
+    g_assert_cmpuint(lduw_le_p(slot + 6), ==, 8 + 6 + 4);
+    g_assert_cmpuint(lduw_le_p(slot + 8), ==, 0);
+    g_assert_cmpuint(lduw_le_p(slot + 10), ==, 32);
+    g_assert_cmpuint(lduw_le_p(slot + 12), ==, 0);
+    g_assert_cmphex(ldl_le_p(slot + 14), ==, 0x21);
+    assert_silent(&t, 0);
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
+    req.ping.data = 0xdeadbeef;
+    transact(&t, 0, &req, 0x4321, &resp);
+    g_assert_cmphex(resp.ping.data, ==, 0xdeadbeef);
+    g_assert_cmpuint(resp.size, ==, 12);
+    amp_stop(&t);
+}
+
+static void test_transport_messages(void)
+{
+    AmpTest t;
+    VirtIOMSG req, resp;
+    uint32_t max_size;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+
+    dev_request(&t, &req, VIRTIO_MSG_DEVICE_INFO, 0, &resp);
+    g_assert_cmpuint(resp.info.device_id, ==, 4);
+    g_assert_cmphex(resp.info.vendor_id, ==, 0x554d4551);
+    g_assert_cmpuint(resp.info.num_feature_bits, ==, 64);
+    g_assert_cmpuint(resp.info.config_size, ==, 0);
+    g_assert_cmpuint(resp.info.max_virtqueues, ==, 1);
+
+    req.features.index = 0;
+    req.features.num = 2;
+    dev_request(&t, &req, VIRTIO_MSG_GET_FEATURES, 0, &resp);
+    g_assert_cmpuint(resp.features.index, ==, 0);
+    g_assert_cmpuint(resp.features.num, ==, 2);
+    g_assert_cmphex(resp.features.blocks[1] & 1, ==, 1);
+
+    dev_request(&t, &req, VIRTIO_MSG_GET_DEVICE_STATUS, 0, &resp);
+    g_assert_cmpuint(resp.status.status, ==, 0);
+    req.status.status = 3;
+    dev_request(&t, &req, VIRTIO_MSG_SET_DEVICE_STATUS, 0, &resp);
+    g_assert_cmpuint(resp.status.status, ==, 3);
+
+    get_vqueue(&t, 0, &resp);
+    max_size = resp.vq.max_size;
+    g_assert_cmpuint(max_size, !=, 0);
+    g_assert_cmpuint(resp.vq.size, ==, 0);
+    g_assert_cmphex(resp.vq.desc, ==, 0);
+    g_assert_cmphex(resp.vq.driver, ==, 0);
+    g_assert_cmphex(resp.vq.device, ==, 0);
+    get_vqueue(&t, 5, &resp);
+    g_assert_cmpuint(resp.vq.max_size, ==, 0);
+
+    set_vqueue(&t, MIN(8, max_size), 0x40100000, false);
+    set_vqueue(&t, MIN(4, max_size), 0x40200000, true);
+
+    req.shm.index = 0;
+    dev_request(&t, &req, VIRTIO_MSG_GET_SHM, 0, &resp);
+    g_assert_cmpuint(resp.shm.index, ==, 0);
+    g_assert_cmpuint(resp.shm.length, ==, 0);
+
+    /* tokens are echoed whatever their value */
+    virtio_msg_init(&req, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 0);
+    transact(&t, 0, &req, 0x1234, &resp);
+    virtio_msg_init(&req, 0, VIRTIO_MSG_DEVICE_INFO, 0, 0);
+    transact(&t, 0, &req, 0x1234, &resp);
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
+    transact(&t, 0, &req, 0x1234, &resp);
+    virtio_msg_init(&req, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 0);
+    transact(&t, 0, &req, 0, &resp);
+    amp_stop(&t);
+}
+
+/* A raw message: header plus up to two payload words */
+typedef struct RawMsg {
+    const char *what;
+    uint8_t type;
+    uint8_t id;
+    uint16_t dev_num;
+    uint16_t size;
+    uint32_t p0;
+    uint32_t p1;
+} RawMsg;
+
+static const RawMsg malformed[] = {
+    { "unknown id", 0, 0x3f, 0, 8 },
+    { "msg_size below header", VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING,
+      0, 4, 1 },
+    { "msg_size above bus maximum", VIRTIO_MSG_TYPE_BUS,
+      VIRTIO_MSG_BUS_PING, 0, 200, 2 },
+    { "response sent to device", VIRTIO_MSG_TYPE_RESPONSE,
+      VIRTIO_MSG_GET_DEVICE_STATUS, 0, 12 },
+    { "absent dev_num", 0, VIRTIO_MSG_GET_DEVICE_STATUS, 7, 8 },
+    { "queue index out of range", 0, VIRTIO_MSG_GET_VQUEUE, 0, 12, 70000 },
+    { "config outside config space", 0, VIRTIO_MSG_GET_CONFIG, 0, 16,
+      0, 44 },
+    { "EVENT_USED sent to device", 0, VIRTIO_MSG_EVENT_USED, 0, 12 },
+};
+
+static void send_raw(AmpTest *t, const RawMsg *m, uint16_t token)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE] = { 0 };
+
+    buf[0] = m->type;
+    buf[1] = m->id;
+    stw_le_p(buf + 2, m->dev_num);
+    stw_le_p(buf + 4, token);
+    stw_le_p(buf + 6, m->size);
+    stl_le_p(buf + 8, m->p0);
+    stl_le_p(buf + 12, m->p1);
+    g_assert_true(qvirtio_msg_amp_put(&t->d, 0, buf, sizeof(buf)));
+    qvirtio_msg_amp_doorbell(&t->d, 0);
+}
+
+static void test_malformed(void)
+{
+    AmpTest t;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    for (size_t i = 0; i < ARRAY_SIZE(malformed); i++) {
+        g_test_message("%s", malformed[i].what);
+        send_raw(&t, &malformed[i], 1);
+        assert_silent(&t, 0);
+        ping(&t, 0, i);
+        g_assert_cmpuint(t.d.num_events, ==, 0);
+    }
+    amp_stop(&t);
+}
+
+static void assert_alive(AmpTest *t)
+{
+    QDict *rsp = qtest_qmp(t->qts, "{ 'execute': 'query-status' }");
+
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
+static void reset_queues(AmpTest *t, unsigned fifo)
+{
+    queue_write(t, fifo, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_HEAD, 0);
+    queue_write(t, fifo, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_TAIL, 0);
+    queue_write(t, fifo, QVMSG_AMP_TO_DRIVER, QVMSG_AMP_Q_HEAD, 0);
+    queue_write(t, fifo, QVMSG_AMP_TO_DRIVER, QVMSG_AMP_Q_TAIL, 0);
+}
+
+static void test_hostile_indices(void)
+{
+    static const uint32_t heads[] = { 0xffffffff, 62, 1000 };
+    AmpTest t;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    for (size_t i = 0; i < ARRAY_SIZE(heads); i++) {
+        queue_write(&t, 0, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_HEAD, heads[i]);
+        qvirtio_msg_amp_doorbell(&t.d, 0);
+        qtest_clock_step(t.qts, STEP_NS);
+        assert_alive(&t);
+
+        /* also a hostile tail on the device-to-driver queue */
+        queue_write(&t, 0, QVMSG_AMP_TO_DRIVER, QVMSG_AMP_Q_TAIL, heads[i]);
+        qvirtio_msg_amp_doorbell(&t.d, 0);
+        qtest_clock_step(t.qts, STEP_NS);
+        assert_alive(&t);
+
+        /* the driver re-initialises its queues */
+        reset_queues(&t, 0);
+        ping(&t, 0, i);
+    }
+    amp_stop(&t);
+}
+
+static void test_backpressure(void)
+{
+    enum { N = 100 };
+    AmpTest t;
+    VirtIOMSG req, resp;
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+    gint64 deadline;
+    uint32_t i, stalls = 0;
+
+    amp_start(&t, AMP_DEVICE);
+    deadline = g_get_monotonic_time() + WAIT_US;
+    for (i = 0; i < N; i++) {
+        size_t len;
+
+        virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0,
+                        i + 1);
+        req.ping.data = i;
+        len = virtio_msg_encode(&req, buf, sizeof(buf));
+        while (!qvirtio_msg_amp_put(&t.d, 0, buf, len)) {
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            qvirtio_msg_amp_doorbell(&t.d, 0);
+            qtest_clock_step(t.qts, STEP_NS);
+            stalls++;
+        }
+    }
+    qvirtio_msg_amp_doorbell(&t.d, 0);
+    /* the driver-to-device queue filled up at least once */
+    g_assert_cmpuint(stalls, >, 0);
+
+    for (i = 0; i < N; i++) {
+        get_slot(&t, 0, buf);
+        g_assert_cmpint(virtio_msg_decode(buf, sizeof(buf), sizeof(buf),
+                                          &resp), ==, VIRTIO_MSG_OK);
+        g_assert_cmphex(resp.type, ==, 0x03);
+        g_assert_cmphex(resp.id, ==, VIRTIO_MSG_BUS_PING);
+        g_assert_cmpuint(resp.token, ==, i + 1);
+        g_assert_cmpuint(resp.ping.data, ==, i);
+    }
+    assert_silent(&t, 0);
+    amp_stop(&t);
+}
+
+static void test_system_reset(void)
+{
+    AmpTest t;
+    VirtIOMSG req;
+    QDict *rsp;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    ping(&t, 0, 1);
+    ping(&t, 0, 2);
+    /* leave a reply unconsumed */
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 9);
+    req.ping.data = 3;
+    qvirtio_msg_amp_send(&t.d, 0, &req);
+    qtest_clock_step(t.qts, STEP_NS);
+    g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DRIVER, QVMSG_AMP_Q_HEAD),
+                     !=, 0);
+
+    rsp = qtest_qmp(t.qts, "{ 'execute': 'system_reset' }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qtest_qmp_eventwait(t.qts, "RESET");
+
+    /* BARs and the command register were reset too */
+    qvirtio_msg_amp_destroy(&t.d);
+    qvirtio_msg_amp_init(&t.d, &t.gbus.bus, AMP_DEVFN);
+    g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_HEAD),
+                     ==, 0);
+    g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_TAIL),
+                     ==, 0);
+    g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DRIVER, QVMSG_AMP_Q_HEAD),
+                     ==, 0);
+    g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DRIVER, QVMSG_AMP_Q_TAIL),
+                     ==, 0);
+    ping(&t, 0, 4);
+    amp_stop(&t);
+}
+
+static void test_two_fifos(void)
+{
+    AmpTest t;
+    VirtIOMSG resp;
+    uint8_t msix;
+
+    amp_start(&t, "-device virtio-msg-amp-pci,addr=04.0,id=amp0,num-fifos=2"
+              RNG_ON("amp0.fifo1"));
+    get_devices(&t, 1, &resp);
+    g_assert_cmphex(devices_bitmap(&resp), ==, 0x1);
+    get_devices(&t, 0, &resp);
+    g_assert_cmphex(devices_bitmap(&resp), ==, 0);
+    ping(&t, 1, 0x1111);
+    assert_silent(&t, 0);
+
+    msix = qpci_find_capability(t.d.pdev, PCI_CAP_ID_MSIX, 0);
+    g_assert_cmpuint(msix, !=, 0);
+    g_assert_cmpuint(qpci_config_readw(t.d.pdev, msix + PCI_MSIX_FLAGS) &
+                     PCI_MSIX_FLAGS_QSIZE, ==, 1);
+    amp_stop(&t);
+}
+
+static void check_bad_num_fifos(const char *num)
+{
+    g_autofree char *dev = g_strdup_printf("virtio-msg-amp-pci,num-fifos=%s",
+                                           num);
+    const char *argv[] = {
+        g_getenv("QTEST_QEMU_BINARY"), "-M", "virt", "-display", "none",
+        "-nodefaults", "-device", dev, NULL,
+    };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status;
+
+    g_assert_nonnull(argv[0]);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
+                               NULL, NULL, &out, &err, &status, NULL));
+    g_assert_cmpint(status, !=, 0);
+    g_assert_nonnull(strstr(err, "num-fifos"));
+}
+
+static void test_bad_num_fifos(void)
+{
+    check_bad_num_fifos("0");
+    check_bad_num_fifos("9");
+}
+
+static void test_32_devices(void)
+{
+    GString *devs = g_string_new(AMP_DEVICE);
+    AmpTest t;
+    VirtIOMSG resp;
+
+    for (int i = 0; i < 32; i++) {
+        g_string_append(devs, RNG_ON("amp0.fifo0"));
+    }
+    amp_start(&t, devs->str);
+    get_devices(&t, 0, &resp);
+    g_assert_cmphex(devices_bitmap(&resp), ==, 0xffffffff);
+    amp_stop(&t);
+    g_string_free(devs, true);
+}
+
+/* Wait for the bus event announcing @dev_num in @state. */
+static void wait_device_event(AmpTest *t, uint16_t dev_num, uint16_t state)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+    VirtIOMSG ev;
+
+    get_slot(t, 0, buf);
+    g_assert_cmpint(virtio_msg_decode(buf, sizeof(buf), sizeof(buf), &ev),
+                    ==, VIRTIO_MSG_OK);
+    g_assert_cmphex(ev.type, ==, VIRTIO_MSG_TYPE_BUS);
+    g_assert_cmphex(ev.id, ==, VIRTIO_MSG_BUS_EVENT_DEVICE);
+    g_assert_cmpuint(ev.token, ==, 0);
+    g_assert_cmpuint(ev.event_device.dev_num, ==, dev_num);
+    g_assert_cmpuint(ev.event_device.state, ==, state);
+}
+
+static void test_hotplug(void)
+{
+    AmpTest t;
+    VirtIOMSG resp;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    qtest_qmp_device_add(t.qts, "virtio-rng-device", "hp",
+                         "{'bus': 'amp0.fifo0'}");
+    wait_device_event(&t, 1, VIRTIO_MSG_DEVICE_READY);
+    get_devices(&t, 0, &resp);
+    g_assert_cmphex(devices_bitmap(&resp), ==, 0x3);
+
+    qtest_qmp_device_del(t.qts, "hp");
+    wait_device_event(&t, 1, VIRTIO_MSG_DEVICE_REMOVED);
+    get_devices(&t, 0, &resp);
+    g_assert_cmphex(devices_bitmap(&resp), ==, 0x1);
+    amp_stop(&t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/virtio-msg-amp-pci/identity", test_identity);
+    qtest_add_func("/virtio-msg-amp-pci/bus-messages", test_bus_messages);
+    qtest_add_func("/virtio-msg-amp-pci/transport-messages",
+                   test_transport_messages);
+    qtest_add_func("/virtio-msg-amp-pci/malformed", test_malformed);
+    qtest_add_func("/virtio-msg-amp-pci/hostile-indices",
+                   test_hostile_indices);
+    qtest_add_func("/virtio-msg-amp-pci/backpressure", test_backpressure);
+    qtest_add_func("/virtio-msg-amp-pci/system-reset", test_system_reset);
+    qtest_add_func("/virtio-msg-amp-pci/two-fifos", test_two_fifos);
+    qtest_add_func("/virtio-msg-amp-pci/bad-num-fifos", test_bad_num_fifos);
+    qtest_add_func("/virtio-msg-amp-pci/32-devices", test_32_devices);
+    qtest_add_func("/virtio-msg-amp-pci/hotplug", test_hotplug);
+
+    return g_test_run();
+}
