@@ -52,7 +52,7 @@ deps:
 # new files and changed patches are picked up) and let ninja re-run meson.
 configured: deps
 	@if [ -f $(OBJ)/build.ninja ] && [ -f $(BUILD)/config.sh ]; then \
-		. ./$(BUILD)/config.sh && \
+		. $(abspath $(BUILD))/config.sh && \
 		sh scripts/fork/assemble.sh . "$$upstream" $(SRC); \
 	else \
 		./configure --build-dir=$(BUILD); \

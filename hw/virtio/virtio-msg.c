@@ -355,6 +355,15 @@ static void virtio_msg_pre_plugged(DeviceState *d, Error **errp)
     VirtIODevice *vdev = virtio_msg_get_vdev(VIRTIO_MSG(d));
 
     virtio_add_feature(&vdev->host_features, VIRTIO_F_VERSION_1);
+    if (VIRTIO_MSG(d)->notification_data) {
+        virtio_add_feature(&vdev->host_features, VIRTIO_F_NOTIFICATION_DATA);
+    }
+}
+
+/* Queue notifications arrive as messages: no ioeventfd */
+static bool virtio_msg_ioeventfd_enabled(DeviceState *d)
+{
+    return false;
 }
 
 static void virtio_msg_device_plugged(DeviceState *d, Error **errp)
@@ -413,6 +422,7 @@ static void virtio_msg_virtio_bus_class_init(ObjectClass *klass, void *data)
     k->device_plugged = virtio_msg_device_plugged;
     k->get_dma_as = virtio_msg_get_dma_as;
     k->queue_enabled = virtio_msg_queue_enabled;
+    k->ioeventfd_enabled = virtio_msg_ioeventfd_enabled;
     k->save_config = virtio_msg_save_nothing;
     k->load_config = virtio_msg_load_config;
     k->save_queue = virtio_msg_save_queue;
@@ -455,6 +465,8 @@ static const VMStateDescription vmstate_virtio_msg = {
 
 static const Property virtio_msg_properties[] = {
     DEFINE_PROP_UINT16("dev-num", VirtIOMSGProxy, dev_num, 0),
+    DEFINE_PROP_BOOL("notification-data", VirtIOMSGProxy, notification_data,
+                     false),
 };
 
 static void virtio_msg_class_init(ObjectClass *klass, void *data)

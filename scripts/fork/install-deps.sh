@@ -35,8 +35,14 @@ meson_ok()
     [ "$(printf '%s\n1.5.0\n' "$v" | sort -V | head -n1)" = 1.5.0 ]
 }
 
+# pycotap is needed by upstream QEMU trees without Debian's patches
+pycotap_ok()
+{
+    /usr/bin/python3 -c 'import pycotap' 2>/dev/null
+}
+
 need_meson=
-meson_ok || need_meson=yes
+meson_ok && pycotap_ok || need_meson=yes
 
 [ -z "$missing" ] && [ -z "$need_meson" ] && exit 0
 
@@ -60,27 +66,29 @@ if [ -n "$missing" ]; then
     $sudo apt-get -q -y install --no-install-recommends $missing >&2
 fi
 
-if [ -n "$need_meson" ] && ! meson_ok; then
+if [ -n "$need_meson" ]; then
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
     if [ "$codename" = bookworm ]; then
         mirror=$(apt_private_mirror)
         keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-        state="$build/apt-bpo"
         mkdir -p "$build"
+        state="$(cd "$build" && pwd)/apt-bpo"
         apt_private_init "$state" \
             "deb [signed-by=$keyring] $mirror bookworm main
 deb [signed-by=$keyring] $mirror bookworm-updates main
 deb [signed-by=$keyring] $mirror bookworm-backports main"
-        echo "install-deps: installing meson from bookworm-backports" >&2
+        echo "install-deps: installing meson, python3-pycotap from" \
+             "bookworm-backports" >&2
         $sudo sh -c ". '$here/apt-private.sh' &&
             apt_private_update '$state' &&
             apt_private '$state' apt-get -y install --no-install-recommends \
-                -t bookworm-backports meson" >&2
+                -t bookworm-backports meson python3-pycotap" >&2
     else
-        $sudo apt-get -q -y install --no-install-recommends meson >&2
+        $sudo apt-get -q -y install --no-install-recommends meson \
+            python3-pycotap >&2
     fi
-    meson_ok || {
-        echo "install-deps: meson >= 1.5 is required" >&2
+    meson_ok && pycotap_ok || {
+        echo "install-deps: meson >= 1.5 and pycotap are required" >&2
         exit 1
     }
 fi

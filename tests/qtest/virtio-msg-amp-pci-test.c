@@ -11,35 +11,54 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "qemu/units.h"
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
 #include "libqos/generic-pcihost.h"
+#include "libqos/libqos-malloc.h"
 #include "libqos/virtio-msg-amp-pci.h"
+#include "standard-headers/linux/virtio_blk.h"
+#include "standard-headers/linux/virtio_config.h"
 
 #define AMP_DEVFN       QPCI_DEVFN(4, 0)
 #define AMP_DEVICE      "-device virtio-msg-amp-pci,addr=04.0,id=amp0"
 #define RNG_ON(bus)     " -device virtio-rng-device,bus=" bus
 #define WAIT_US         (5 * G_USEC_PER_SEC)
 #define STEP_NS         (10 * 1000 * 1000)
+#define MACHINE         "-M virt -cpu max -m 128M -nic none "
+#define RAM_BASE        0x40000000ULL
+#define RAM_SIZE        (128 * MiB)
+#define ACK_DRIVER      (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
+#define VERSION_1       (1ULL << VIRTIO_F_VERSION_1)
 
 typedef struct AmpTest {
     QTestState *qts;
     QGenericPCIBus gbus;
     QVirtioMSGAmp d;
+    QGuestAllocator alloc;      /* guest RAM for rings and buffers */
 } AmpTest;
+
+/* (Re-)attach to the AMP device of @qts, keeping the driver's state. */
+static void amp_attach(AmpTest *t, QTestState *qts)
+{
+    t->qts = qts;
+    qpci_init_generic(&t->gbus, qts, NULL, false);
+    g_free(t->d.pdev);
+    qvirtio_msg_amp_init(&t->d, &t->gbus.bus, AMP_DEVFN);
+}
 
 static void amp_start(AmpTest *t, const char *devices)
 {
     memset(t, 0, sizeof(*t));
-    t->qts = qtest_initf("-M virt -cpu max -nic none %s", devices);
-    qpci_init_generic(&t->gbus, t->qts, NULL, false);
-    qvirtio_msg_amp_init(&t->d, &t->gbus.bus, AMP_DEVFN);
+    alloc_init(&t->alloc, 0, RAM_BASE + MiB, RAM_BASE + RAM_SIZE, 4096);
+    amp_attach(t, qtest_initf(MACHINE "%s", devices));
 }
 
 static void amp_stop(AmpTest *t)
 {
     qvirtio_msg_amp_destroy(&t->d);
+    alloc_destroy(&t->alloc);
     qtest_quit(t->qts);
 }
 
@@ -570,6 +589,493 @@ static void test_hotplug(void)
     amp_stop(&t);
 }
 
+/* Find an event @id (EVENT_USED: for queue @index) of our device. */
+static const VirtIOMSG *find_event(AmpTest *t, unsigned from, uint8_t id,
+                                   uint32_t index)
+{
+    for (unsigned i = from; i < t->d.num_events; i++) {
+        const VirtIOMSG *ev = &t->d.events[i];
+
+        if (ev->type == 0 && ev->id == id && ev->dev_num == t->d.dev_num &&
+            ev->token == 0 &&
+            (id != VIRTIO_MSG_EVENT_USED || ev->vq.index == index)) {
+            return ev;
+        }
+    }
+    return NULL;
+}
+
+/* Wait for an event that arrived after event number @from. */
+static const VirtIOMSG *wait_event(AmpTest *t, unsigned from, uint8_t id,
+                                   uint32_t index)
+{
+    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+    const VirtIOMSG *ev;
+
+    for (;;) {
+        qvirtio_msg_amp_poll(&t->d, t->d.fifo);
+        ev = find_event(t, from, id, index);
+        if (ev) {
+            return ev;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        qtest_clock_step(t->qts, STEP_NS);
+    }
+}
+
+/* Send a message the device must drop without a reply. */
+static void send_dropped(AmpTest *t, VirtIOMSG *req, uint8_t id)
+{
+    virtio_msg_init(req, 0, id, 0, 1);
+    qvirtio_msg_amp_send(&t->d, 0, req);
+    assert_silent(t, 0);
+}
+
+static uint64_t device_features(AmpTest *t)
+{
+    VirtIOMSG req, resp;
+
+    req.features.index = 0;
+    req.features.num = 2;
+    dev_request(t, &req, VIRTIO_MSG_GET_FEATURES, 0, &resp);
+    g_assert_cmpuint(resp.features.num, ==, 2);
+    return resp.features.blocks[0] |
+           ((uint64_t)resp.features.blocks[1] << 32);
+}
+
+static uint32_t set_status(AmpTest *t, uint32_t status)
+{
+    VirtIOMSG req, resp;
+
+    req.status.status = status;
+    dev_request(t, &req, VIRTIO_MSG_SET_DEVICE_STATUS, 0, &resp);
+    return resp.status.status;
+}
+
+static uint32_t get_status(AmpTest *t)
+{
+    VirtIOMSG req, resp;
+
+    dev_request(t, &req, VIRTIO_MSG_GET_DEVICE_STATUS, 0, &resp);
+    return resp.status.status;
+}
+
+/* Offer feature block 1 only; returns the status FEATURES_OK reaches. */
+static uint32_t features_ok(AmpTest *t, uint32_t block1)
+{
+    VirtIOMSG req, resp;
+
+    req.features.index = 0;
+    req.features.num = 2;
+    req.features.blocks[0] = 0;
+    req.features.blocks[1] = block1;
+    dev_request(t, &req, VIRTIO_MSG_SET_FEATURES, 0, &resp);
+    return set_status(t, ACK_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+static void assert_vqueue_unset(AmpTest *t)
+{
+    VirtIOMSG resp;
+
+    get_vqueue(t, 0, &resp);
+    g_assert_cmpuint(resp.vq.max_size, !=, 0);
+    g_assert_cmpuint(resp.vq.size, ==, 0);
+    g_assert_cmphex(resp.vq.desc, ==, 0);
+    g_assert_cmphex(resp.vq.driver, ==, 0);
+    g_assert_cmphex(resp.vq.device, ==, 0);
+}
+
+static void assert_vqueue_is(AmpTest *t, const QVirtQueue *vq)
+{
+    VirtIOMSG resp;
+
+    get_vqueue(t, vq->index, &resp);
+    g_assert_cmpuint(resp.vq.size, ==, vq->size);
+    g_assert_cmphex(resp.vq.desc, ==, vq->desc);
+    g_assert_cmphex(resp.vq.driver, ==, vq->avail);
+    g_assert_cmphex(resp.vq.device, ==, vq->used);
+}
+
+/* The driver init sequence up to DRIVER_OK, with queue 0 set up. */
+static QVirtQueue *driver_init(AmpTest *t, uint64_t features)
+{
+    VirtIOMSG req, resp;
+    QVirtQueue *vq;
+
+    dev_request(t, &req, VIRTIO_MSG_DEVICE_INFO, 0, &resp);
+    t->d.vdev.device_type = resp.info.device_id;
+    qvirtio_start_device(&t->d.vdev);
+    g_assert_cmphex(qvirtio_get_features(&t->d.vdev) & features, ==,
+                    features);
+    qvirtio_set_features(&t->d.vdev, features);
+    vq = qvirtqueue_setup(&t->d.vdev, &t->alloc, 0);
+    assert_vqueue_is(t, vq);
+    qvirtio_set_driver_ok(&t->d.vdev);
+    g_assert_cmphex(get_status(t), ==, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+                    VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+                    VIRTIO_CONFIG_S_DRIVER_OK);
+    return vq;
+}
+
+/* Make @head available, kick and wait; returns the length written. */
+static uint32_t run_request(AmpTest *t, QVirtQueue *vq, uint32_t head)
+{
+    unsigned from = t->d.num_events;
+    uint32_t len;
+
+    qvirtqueue_kick(t->qts, &t->d.vdev, vq, head);
+    qvirtio_wait_used_elem(t->qts, &t->d.vdev, vq, head, &len, WAIT_US);
+    g_assert_nonnull(find_event(t, from, VIRTIO_MSG_EVENT_USED, vq->index));
+    return len;
+}
+
+/* Have virtio-rng fill a 64-byte buffer. */
+static void rng_io(AmpTest *t, QVirtQueue *vq)
+{
+    uint8_t buf[64], zero[64] = { 0 };
+    uint64_t addr = guest_alloc(&t->alloc, sizeof(buf));
+    uint32_t head;
+
+    qtest_memwrite(t->qts, addr, zero, sizeof(zero));
+    head = qvirtqueue_add(t->qts, vq, addr, sizeof(buf), true, false);
+    g_assert_cmpuint(run_request(t, vq, head), ==, sizeof(buf));
+    qtest_memread(t->qts, addr, buf, sizeof(buf));
+    g_assert_cmpint(memcmp(buf, zero, sizeof(buf)), !=, 0);
+    guest_free(&t->alloc, addr);
+}
+
+/* One virtio-blk request on one sector; returns the request's status. */
+static uint8_t blk_io(AmpTest *t, QVirtQueue *vq, uint32_t type,
+                      uint64_t sector, uint8_t data[512])
+{
+    uint8_t hdr[16];
+    uint64_t addr = guest_alloc(&t->alloc, sizeof(hdr) + 512 + 1);
+    uint64_t status_addr = addr + sizeof(hdr) + 512;
+    uint32_t head;
+    uint8_t status;
+
+    stl_le_p(hdr, type);
+    stl_le_p(hdr + 4, 0);
+    stq_le_p(hdr + 8, sector);
+    qtest_memwrite(t->qts, addr, hdr, sizeof(hdr));
+    qtest_memwrite(t->qts, addr + sizeof(hdr), data, 512);
+    qtest_writeb(t->qts, status_addr, 0xff);
+
+    head = qvirtqueue_add(t->qts, vq, addr, sizeof(hdr), false, true);
+    qvirtqueue_add(t->qts, vq, addr + sizeof(hdr), 512,
+                   type == VIRTIO_BLK_T_IN, true);
+    qvirtqueue_add(t->qts, vq, status_addr, 1, true, false);
+    g_assert_cmpuint(run_request(t, vq, head), ==,
+                     type == VIRTIO_BLK_T_IN ? 512 + 1 : 1);
+
+    status = qtest_readb(t->qts, status_addr);
+    if (type == VIRTIO_BLK_T_IN) {
+        qtest_memread(t->qts, addr + sizeof(hdr), data, 512);
+    }
+    guest_free(&t->alloc, addr);
+    return status;
+}
+
+static void get_config(AmpTest *t, uint32_t offset, uint32_t length,
+                       VirtIOMSG *resp)
+{
+    VirtIOMSG req;
+
+    req.config.offset = offset;
+    req.config.length = length;
+    dev_request(t, &req, VIRTIO_MSG_GET_CONFIG, 0, resp);
+    g_assert_cmpuint(resp->config.offset, ==, offset);
+    g_assert_cmpuint(resp->config.length, ==, length);
+}
+
+static uint64_t get_capacity(AmpTest *t, uint32_t *generation)
+{
+    VirtIOMSG resp;
+
+    get_config(t, offsetof(struct virtio_blk_config, capacity), 8, &resp);
+    *generation = resp.config.generation;
+    return ldq_le_p(resp.config.data);
+}
+
+/* A raw image of @size bytes in a temporary file */
+static char *make_image(size_t size)
+{
+    char *path;
+    int fd = g_file_open_tmp("vmsg-blk-XXXXXX.raw", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    close(fd);
+    return path;
+}
+
+static char *blk_devices(const char *image)
+{
+    return g_strdup_printf(AMP_DEVICE " -blockdev driver=raw,node-name=d0,"
+                           "file.driver=file,file.filename=%s"
+                           " -device virtio-blk-device,drive=d0,"
+                           "bus=amp0.fifo0.dev0", image);
+}
+
+static void test_blk_config(void)
+{
+    g_autofree char *image = make_image(MiB);
+    g_autofree char *devs = blk_devices(image);
+    const uint32_t wce = offsetof(struct virtio_blk_config, wce);
+    AmpTest t;
+    VirtIOMSG req, resp;
+    const VirtIOMSG *ev;
+    uint32_t config_size, gen, gen2;
+    unsigned from;
+    uint8_t old;
+
+    amp_start(&t, devs);
+    dev_request(&t, &req, VIRTIO_MSG_DEVICE_INFO, 0, &resp);
+    g_assert_cmpuint(resp.info.device_id, ==, 2);
+    config_size = resp.info.config_size;
+    g_assert_cmpuint(config_size, >, 44);
+    g_assert_cmpuint(get_capacity(&t, &gen), ==, MiB / 512);
+    g_assert_cmpuint(gen, ==, 0);
+
+    /* past the end of the config space, and longer than a 64-byte reply */
+    req.config.offset = config_size - 4;
+    req.config.length = 8;
+    send_dropped(&t, &req, VIRTIO_MSG_GET_CONFIG);
+    req.config.offset = 0;
+    req.config.length = 45;
+    send_dropped(&t, &req, VIRTIO_MSG_GET_CONFIG);
+
+    /* a stale generation is refused */
+    get_config(&t, wce, 1, &resp);
+    old = resp.config.data[0];
+    req.config.generation = gen + 1;
+    req.config.offset = wce;
+    req.config.length = 1;
+    req.config.data[0] = !old;
+    dev_request(&t, &req, VIRTIO_MSG_SET_CONFIG, 0, &resp);
+    g_assert_cmpuint(resp.config.length, ==, 0);
+    g_assert_cmpuint(resp.config.generation, ==, gen);
+    get_config(&t, wce, 1, &resp);
+    g_assert_cmpuint(resp.config.data[0], ==, old);
+    g_assert_cmpuint(resp.config.generation, ==, gen);
+
+    /* a resize is announced with EVENT_CONFIG */
+    driver_init(&t, VERSION_1);
+    from = t.d.num_events;
+    qtest_qmp_assert_success(t.qts, "{ 'execute': 'block_resize', "
+                             "'arguments': { 'node-name': 'd0', "
+                             "'size': %" PRId64 " } }", 2 * MiB);
+    ev = wait_event(&t, from, VIRTIO_MSG_EVENT_CONFIG, 0);
+    g_assert_cmphex(ev->config.status, ==, 0xf);
+    g_assert_cmpuint(ev->config.generation, !=, gen);
+    g_assert_cmpuint(ev->config.length, ==, 0);
+    g_assert_cmpuint(get_capacity(&t, &gen2), ==, 2 * MiB / 512);
+    g_assert_cmpuint(gen2, ==, ev->config.generation);
+    amp_stop(&t);
+    unlink(image);
+}
+
+static void test_rng_io(void)
+{
+    AmpTest t;
+    QVirtQueue *vq;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    g_assert_cmphex(device_features(&t) &
+                    (1ULL << VIRTIO_F_NOTIFICATION_DATA), ==, 0);
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+/*
+ * VIRTIO_F_NOTIFICATION_DATA is offered by the transport only when asked
+ * for (virtio-msg.notification-data=on).  Without it, negotiating the bit
+ * fails and next_offset in EVENT_AVAIL is ignored; with it, kicks carry
+ * the next available index and I/O completes.
+ */
+static void test_notification_data(void)
+{
+    const uint64_t nd = 1ULL << VIRTIO_F_NOTIFICATION_DATA;
+    AmpTest t;
+    QVirtQueue *vq;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    g_assert_cmphex(device_features(&t) & nd, ==, 0);
+    g_assert_cmphex(set_status(&t, ACK_DRIVER), ==, ACK_DRIVER);
+    g_assert_cmphex(features_ok(&t, (nd | VERSION_1) >> 32), ==, ACK_DRIVER);
+
+    vq = driver_init(&t, VERSION_1);
+    /* our kicks now carry next_offset 1, then 2 */
+    t.d.vdev.features |= nd;
+    rng_io(&t, vq);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+
+    amp_start(&t, "-global virtio-msg.notification-data=on "
+              AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    g_assert_cmphex(device_features(&t) & nd, ==, nd);
+    vq = driver_init(&t, VERSION_1 | nd);
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    rng_io(&t, vq);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+static void test_ring_reset(void)
+{
+    const uint64_t features = VERSION_1 | (1ULL << VIRTIO_F_RING_RESET);
+    AmpTest t;
+    VirtIOMSG req, resp;
+    QVirtQueue *vq;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    req.vq.index = 0;
+    send_dropped(&t, &req, VIRTIO_MSG_RESET_VQUEUE);
+
+    vq = driver_init(&t, features);
+    rng_io(&t, vq);
+    req.vq.index = 0;
+    dev_request(&t, &req, VIRTIO_MSG_RESET_VQUEUE, 0, &resp);
+    g_assert_cmpuint(resp.size, ==, VIRTIO_MSG_HDR_SIZE);
+    assert_vqueue_unset(&t);
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+
+    /* set it up again: it reads back and works */
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    vq = qvirtqueue_setup(&t.d.vdev, &t.alloc, 0);
+    assert_vqueue_is(&t, vq);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+static void test_device_reset(void)
+{
+    AmpTest t;
+    QVirtQueue *vq;
+    uint64_t offered;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    offered = device_features(&t);
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+
+    g_assert_cmphex(set_status(&t, 0), ==, 0);
+    g_assert_cmphex(get_status(&t), ==, 0);
+    assert_vqueue_unset(&t);
+    g_assert_cmphex(device_features(&t), ==, offered);
+
+    /* a feature the device does not offer: FEATURES_OK is refused */
+    g_assert_cmphex(offered >> 63, ==, 0);
+    g_assert_cmphex(set_status(&t, ACK_DRIVER), ==, ACK_DRIVER);
+    g_assert_cmphex(features_ok(&t, (VERSION_1 >> 32) | (1u << 31)), ==,
+                    ACK_DRIVER);
+    g_assert_cmphex(get_status(&t), ==, ACK_DRIVER);
+
+    /* with offered ones only it is accepted */
+    g_assert_cmphex(features_ok(&t, VERSION_1 >> 32), ==,
+                    ACK_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+/* Migrate @src to a new QEMU started with @args; returns it running. */
+static QTestState *migrate(QTestState *src, const char *args)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s/vmsg-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    QTestState *dst = qtest_initf(MACHINE "%s -incoming defer", args);
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    QDict *rsp;
+    bool done;
+
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
+                             "'arguments': { 'uri': %s } }", uri);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    do {
+        const char *status;
+
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+        rsp = qtest_qmp(src, "{ 'execute': 'query-migrate' }");
+        status = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
+        g_assert_cmpstr(status, !=, "failed");
+        done = !g_strcmp0(status, "completed");
+        qobject_unref(rsp);
+    } while (!done);
+
+    do {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        rsp = qtest_qmp(dst, "{ 'execute': 'query-status' }");
+        done = !g_strcmp0(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                        "status"), "running");
+        qobject_unref(rsp);
+        if (!done) {
+            g_usleep(10 * 1000);
+        }
+    } while (!done);
+    return dst;
+}
+
+static void test_migration(void)
+{
+    g_autofree char *image = make_image(MiB);
+    g_autofree char *devs = blk_devices(image);
+    uint8_t pattern[512], data[512];
+    QTestState *src;
+    QVirtQueue *vq;
+    AmpTest t;
+
+    for (int i = 0; i < sizeof(pattern); i++) {
+        pattern[i] = i * 7 + 3;
+    }
+    amp_start(&t, devs);
+    vq = driver_init(&t, VERSION_1);
+    g_assert_cmpuint(blk_io(&t, vq, VIRTIO_BLK_T_OUT, 3, pattern), ==,
+                     VIRTIO_BLK_S_OK);
+
+    src = t.qts;
+    amp_attach(&t, migrate(src, devs));
+    qtest_quit(src);
+
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    assert_vqueue_is(&t, vq);
+    memset(data, 0, sizeof(data));
+    g_assert_cmpuint(blk_io(&t, vq, VIRTIO_BLK_T_IN, 3, data), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(data, sizeof(data), pattern, sizeof(pattern));
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+    unlink(image);
+}
+
+static void test_driver_reinit(void)
+{
+    AmpTest t;
+    VirtIOMSG resp;
+    QVirtQueue *vq;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+
+    /* a reloading driver starts its queues over, without a reset */
+    reset_queues(&t, 0);
+    get_devices(&t, 0, &resp);
+    g_assert_cmphex(devices_bitmap(&resp), ==, 0x1);
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    assert_vqueue_is(&t, vq);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -587,6 +1093,14 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-msg-amp-pci/bad-num-fifos", test_bad_num_fifos);
     qtest_add_func("/virtio-msg-amp-pci/32-devices", test_32_devices);
     qtest_add_func("/virtio-msg-amp-pci/hotplug", test_hotplug);
+    qtest_add_func("/virtio-msg-amp-pci/blk-config", test_blk_config);
+    qtest_add_func("/virtio-msg-amp-pci/rng-io", test_rng_io);
+    qtest_add_func("/virtio-msg-amp-pci/notification-data",
+                   test_notification_data);
+    qtest_add_func("/virtio-msg-amp-pci/ring-reset", test_ring_reset);
+    qtest_add_func("/virtio-msg-amp-pci/device-reset", test_device_reset);
+    qtest_add_func("/virtio-msg-amp-pci/migration", test_migration);
+    qtest_add_func("/virtio-msg-amp-pci/driver-reinit", test_driver_reinit);
 
     return g_test_run();
 }

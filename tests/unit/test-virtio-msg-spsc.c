@@ -784,7 +784,8 @@ static void test_tail_changing_under_writer(void)
  */
 #define STRESS_MESSAGES     10000000ULL
 #define STRESS_WORDS        7
-#define SPIN_BEFORE_YIELD   128
+#define STRESS_SPINS        1000
+#define STRESS_SLEEP_US     10
 
 static uint64_t stress_word(uint64_t seq, unsigned int i)
 {
@@ -802,13 +803,20 @@ static uint64_t stress_checksum(const uint8_t *msg)
     return sum;
 }
 
+/*
+ * Wait after a failed send or receive: spin a while, then sleep.  The
+ * sleep (rather than g_thread_yield) keeps the run short when the two
+ * threads compete with other busy processes for the CPUs: sched_yield()
+ * then hands a whole time slice to the other process, while a thread that
+ * wakes from a short sleep gets the CPU back promptly.
+ */
 static void spin_wait(unsigned int *spins)
 {
-    if (++*spins < SPIN_BEFORE_YIELD) {
+    if (*spins < STRESS_SPINS) {
+        ++*spins;
         cpu_relax();
     } else {
-        *spins = 0;
-        g_thread_yield();
+        g_usleep(STRESS_SLEEP_US);
     }
 }
 
@@ -821,9 +829,8 @@ static gpointer stress_producer(gpointer opaque)
 {
     StressProducer *p = opaque;
     uint8_t msg[SPSC_SLOT_SIZE];
-    unsigned int spins = 0;
+    unsigned int spins, i;
     uint64_t seq;
-    unsigned int i;
 
     for (seq = 0; seq < p->count; seq++) {
         stq_le_p(msg, seq);
@@ -831,6 +838,7 @@ static gpointer stress_producer(gpointer opaque)
             stq_le_p(msg + i * 8, stress_word(seq, i));
         }
         stq_le_p(msg + STRESS_WORDS * 8, stress_checksum(msg));
+        spins = 0;
         while (!spsc_send(p->q, msg, sizeof(msg))) {
             spin_wait(&spins);
         }
@@ -844,10 +852,9 @@ static void test_two_threads(void)
     StressProducer p;
     GThread *producer;
     uint8_t buf[SPSC_SLOT_SIZE];
-    unsigned int spins = 0;
+    unsigned int spins, i;
     uint64_t seq, start;
     double secs;
-    unsigned int i;
 
     window_init(&w, WINDOW_SIZE);
     p.q = &w.q;
@@ -856,6 +863,7 @@ static void test_two_threads(void)
     start = g_get_monotonic_time();
     producer = g_thread_new("spsc-producer", stress_producer, &p);
     for (seq = 0; seq < STRESS_MESSAGES; seq++) {
+        spins = 0;
         while (!spsc_recv(&w.q, buf)) {
             spin_wait(&spins);
         }

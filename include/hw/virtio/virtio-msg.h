@@ -37,6 +37,8 @@ struct VirtIOMSGProxy {
 
     VirtioBusState bus;
     uint16_t dev_num;
+    /* Offer VIRTIO_F_NOTIFICATION_DATA to the driver */
+    bool notification_data;
     /* Driver features received so far, applied at FEATURES_OK */
     uint64_t guest_features;
 };
