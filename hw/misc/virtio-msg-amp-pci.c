@@ -53,90 +53,41 @@ static void fifo_kick_irq(VirtIOMSGAmpFifo *f)
     qemu_bh_schedule(f->amp->bh);
 }
 
-static uint8_t *backlog_entry(VirtIOMSGAmpFifo *f, uint32_t i)
-{
-    return f->backlog[(f->backlog_head + i) % VIRTIO_MSG_AMP_BACKLOG_MAX];
-}
-
 /* Move waiting messages to the driver's queue while it has room. */
 static void fifo_flush_backlog(VirtIOMSGAmpFifo *f)
 {
-    bool sent = false;
-
-    while (f->backlog_count &&
-           spsc_send(&f->to_driver, backlog_entry(f, 0),
-                     VIRTIO_MSG_AMP_MSG_SIZE)) {
-        f->backlog_head = (f->backlog_head + 1) % VIRTIO_MSG_AMP_BACKLOG_MAX;
-        f->backlog_count--;
-        sent = true;
-    }
-    if (sent) {
+    if (virtio_msg_backlog_flush(&f->backlog, &f->to_driver)) {
         fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DRIVER);
         fifo_kick_irq(f);
-        trace_virtio_msg_amp_backlog(f->index, f->backlog_count);
+        trace_virtio_msg_amp_backlog(f->index, f->backlog.count);
     }
-    if (f->backlog_count) {
+    if (f->backlog.count) {
         timer_mod(f->amp->retry_timer,
                   qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + BACKLOG_RETRY_NS);
     }
 }
 
-/*
- * An EVENT_USED for the same device and queue, or an EVENT_CONFIG for the
- * same device, that is still waiting says all the new one would say
- * (EVENT_CONFIG carries the newest status and generation, so it replaces).
- */
-static bool backlog_coalesce(VirtIOMSGAmpFifo *f, const VirtIOMSG *msg,
-                             const uint8_t *buf)
-{
-    if (msg->type != 0 || (msg->id != VIRTIO_MSG_EVENT_USED &&
-                           msg->id != VIRTIO_MSG_EVENT_CONFIG)) {
-        return false;
-    }
-    for (uint32_t i = 0; i < f->backlog_count; i++) {
-        uint8_t *e = backlog_entry(f, i);
-
-        if (e[0] != msg->type || e[1] != msg->id ||
-            lduw_le_p(e + 2) != msg->dev_num) {
-            continue;
-        }
-        if (msg->id == VIRTIO_MSG_EVENT_USED) {
-            if (ldl_le_p(e + VIRTIO_MSG_HDR_SIZE) == msg->vq.index) {
-                return true;
-            }
-        } else {
-            memcpy(e, buf, msg->size);
-            return true;
-        }
-    }
-    return false;
-}
-
 static void fifo_backlog_add(VirtIOMSGAmpFifo *f, const VirtIOMSG *msg,
                              const uint8_t *buf, size_t len)
 {
-    uint8_t *e;
-
-    if (backlog_coalesce(f, msg, buf)) {
+    switch (virtio_msg_backlog_add(&f->backlog, msg, buf, len)) {
+    case VIRTIO_MSG_BACKLOG_COALESCED:
         trace_virtio_msg_amp_coalesce(f->index, msg->id, msg->dev_num);
         return;
-    }
-    if (f->backlog_count == VIRTIO_MSG_AMP_BACKLOG_MAX) {
+    case VIRTIO_MSG_BACKLOG_FULL:
         qemu_log_mask(LOG_GUEST_ERROR,
                       "virtio-msg-amp-pci: FIFO %u: driver does not consume "
                       "its queue and %d messages wait; dropping %s for "
-                      "dev %u\n", f->index, VIRTIO_MSG_AMP_BACKLOG_MAX,
+                      "dev %u\n", f->index, VIRTIO_MSG_BACKLOG_MAX,
                       virtio_msg_name(msg->type, msg->id), msg->dev_num);
         trace_virtio_msg_amp_backlog_full(f->index, msg->id, msg->dev_num);
         return;
+    case VIRTIO_MSG_BACKLOG_QUEUED:
+        trace_virtio_msg_amp_backlog(f->index, f->backlog.count);
+        timer_mod(f->amp->retry_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + BACKLOG_RETRY_NS);
+        return;
     }
-    e = backlog_entry(f, f->backlog_count);
-    memset(e, 0, VIRTIO_MSG_AMP_MSG_SIZE);
-    memcpy(e, buf, len);
-    f->backlog_count++;
-    trace_virtio_msg_amp_backlog(f->index, f->backlog_count);
-    timer_mod(f->amp->retry_timer,
-              qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + BACKLOG_RETRY_NS);
 }
 
 /* VirtIOMSGBusDeviceClass::send */
@@ -146,7 +97,7 @@ static void virtio_msg_amp_send(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
 {
     VirtIOMSGAmpFifo *f = fifo_of_bus(bus);
 
-    if (!f->backlog_count &&
+    if (!f->backlog.count &&
         spsc_send(&f->to_driver, buf, MIN(len, VIRTIO_MSG_AMP_MSG_SIZE))) {
         fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DRIVER);
         fifo_kick_irq(f);
@@ -173,7 +124,7 @@ static void virtio_msg_amp_process(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus)
     f->processing = true;
     fifo_flush_backlog(f);
     for (n = 0; n < f->to_device.capacity; n++) {
-        if (f->backlog_count >= VIRTIO_MSG_AMP_BACKLOG_PAUSE ||
+        if (f->backlog.count >= VIRTIO_MSG_AMP_BACKLOG_PAUSE ||
             !spsc_recv(&f->to_device, slot)) {
             break;
         }
@@ -184,7 +135,7 @@ static void virtio_msg_amp_process(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus)
         fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DEVICE);
     }
     f->more_requests = !spsc_empty(&f->to_device);
-    if (f->more_requests && f->backlog_count < VIRTIO_MSG_AMP_BACKLOG_PAUSE) {
+    if (f->more_requests && f->backlog.count < VIRTIO_MSG_AMP_BACKLOG_PAUSE) {
         qemu_bh_schedule(f->amp->bh);
     }
     f->processing = false;
@@ -222,7 +173,7 @@ static void virtio_msg_amp_retry(void *opaque)
     for (unsigned i = 0; i < s->num_fifos; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        if (f->backlog_count || f->more_requests) {
+        if (f->backlog.count || f->more_requests) {
             virtio_msg_bus_process(&f->bus);
         }
     }
@@ -381,8 +332,7 @@ static void virtio_msg_amp_reset_exit(Object *obj, ResetType type)
     for (unsigned i = 0; i < s->num_fifos; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        f->backlog_head = 0;
-        f->backlog_count = 0;
+        virtio_msg_backlog_reset(&f->backlog);
         f->irq_pending = false;
         f->more_requests = false;
     }
@@ -396,12 +346,10 @@ static int virtio_msg_amp_post_load(void *opaque, int version_id)
     for (unsigned i = 0; i < VIRTIO_MSG_AMP_MAX_FIFOS; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        if (f->backlog_head >= VIRTIO_MSG_AMP_BACKLOG_MAX ||
-            f->backlog_count > VIRTIO_MSG_AMP_BACKLOG_MAX ||
-            (i >= s->num_fifos && f->backlog_count)) {
+        if (i >= s->num_fifos && f->backlog.count) {
             return -EINVAL;
         }
-        if (i < s->num_fifos && (f->backlog_count || f->more_requests)) {
+        if (i < s->num_fifos && (f->backlog.count || f->more_requests)) {
             timer_mod(s->retry_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
         }
     }
@@ -415,11 +363,8 @@ static const VMStateDescription vmstate_virtio_msg_amp_fifo = {
     .fields = (const VMStateField[]) {
         VMSTATE_BOOL(irq_pending, VirtIOMSGAmpFifo),
         VMSTATE_BOOL(more_requests, VirtIOMSGAmpFifo),
-        VMSTATE_UINT32(backlog_head, VirtIOMSGAmpFifo),
-        VMSTATE_UINT32(backlog_count, VirtIOMSGAmpFifo),
-        VMSTATE_UINT8_2DARRAY(backlog, VirtIOMSGAmpFifo,
-                              VIRTIO_MSG_AMP_BACKLOG_MAX,
-                              VIRTIO_MSG_AMP_MSG_SIZE),
+        VMSTATE_STRUCT(backlog, VirtIOMSGAmpFifo, 1,
+                       vmstate_virtio_msg_backlog, VirtIOMSGBacklog),
         VMSTATE_END_OF_LIST()
     },
 };

@@ -20,6 +20,7 @@
 #include "hw/virtio/virtio-msg-bus.h"
 #include "hw/virtio/virtio-msg.h"
 #include "exec/address-spaces.h"
+#include "qemu/timer.h"
 #include "trace.h"
 
 static VirtIOMSGBusDeviceClass *backend_class(VirtIOMSGBus *bus)
@@ -59,6 +60,13 @@ AddressSpace *virtio_msg_bus_get_dma_as(VirtIOMSGBus *bus)
         as = bdc->get_dma_as(bus->backend, bus);
     }
     return as ? as : &address_space_memory;
+}
+
+bool virtio_msg_bus_link_up(VirtIOMSGBus *bus)
+{
+    VirtIOMSGBusDeviceClass *bdc = backend_class(bus);
+
+    return !bdc->link_up || bdc->link_up(bus->backend, bus);
 }
 
 void virtio_msg_bus_process(VirtIOMSGBus *bus)
@@ -166,6 +174,108 @@ static void virtio_msg_bus_handle_bus_msg(VirtIOMSGBus *bus,
     virtio_msg_bus_send(bus, &resp);
 }
 
+/* A response: it completes the request we wait for, or it is stale. */
+static void virtio_msg_bus_complete(VirtIOMSGBus *bus, const VirtIOMSG *msg)
+{
+    VirtIOMSGPendingRequest *p = &bus->pending;
+
+    if (!p->active || p->done || p->id != msg->id || p->token != msg->token ||
+        p->dev_num != msg->dev_num ||
+        p->type != (msg->type & ~VIRTIO_MSG_TYPE_RESPONSE)) {
+        virtio_msg_bus_drop(bus, msg, "response to no pending request");
+        return;
+    }
+    *p->resp = *msg;
+    p->done = true;
+}
+
+/* EVENT_USED and EVENT_CONFIG go to the driver of their dev_num. */
+static void virtio_msg_bus_driver_event(VirtIOMSGBus *bus,
+                                        const VirtIOMSG *msg)
+{
+    VirtIOMSGDriverPort *port = msg->dev_num < VIRTIO_MSG_MAX_DEVS ?
+                                &bus->drivers[msg->dev_num] : NULL;
+
+    if (!port || !port->event) {
+        virtio_msg_bus_drop(bus, msg, "device-to-driver event sent to "
+                            "the device side");
+        return;
+    }
+    port->event(port->opaque, msg);
+}
+
+bool virtio_msg_bus_register_driver(VirtIOMSGBus *bus, uint16_t dev_num,
+                                    VirtIOMSGDriverEventFn event,
+                                    void *opaque, Error **errp)
+{
+    if (dev_num >= VIRTIO_MSG_MAX_DEVS) {
+        error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
+        return false;
+    }
+    if (bus->drivers[dev_num].event) {
+        error_setg(errp, "dev-num %u of virtio-msg bus '%s' already has a "
+                   "driver", dev_num, BUS(bus)->name);
+        return false;
+    }
+    bus->drivers[dev_num].event = event;
+    bus->drivers[dev_num].opaque = opaque;
+    return true;
+}
+
+void virtio_msg_bus_unregister_driver(VirtIOMSGBus *bus, uint16_t dev_num)
+{
+    if (dev_num < VIRTIO_MSG_MAX_DEVS) {
+        bus->drivers[dev_num].event = NULL;
+        bus->drivers[dev_num].opaque = NULL;
+    }
+}
+
+void virtio_msg_bus_link_lost(VirtIOMSGBus *bus)
+{
+    for (int i = 0; i < VIRTIO_MSG_MAX_DEVS; i++) {
+        if (bus->drivers[i].event) {
+            bus->drivers[i].event(bus->drivers[i].opaque, NULL);
+        }
+    }
+}
+
+bool virtio_msg_bus_request(VirtIOMSGBus *bus, VirtIOMSG *req,
+                            VirtIOMSG *resp, uint32_t timeout_ms)
+{
+    VirtIOMSGPendingRequest *p = &bus->pending;
+    int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + timeout_ms;
+    bool ok;
+
+    if (p->active || !virtio_msg_bus_link_up(bus)) {
+        return false;
+    }
+    bus->last_token = bus->last_token + 1 ? bus->last_token + 1 : 1;
+    req->token = bus->last_token;
+    *p = (VirtIOMSGPendingRequest) {
+        .active = true, .type = req->type, .id = req->id,
+        .dev_num = req->dev_num, .token = req->token, .resp = resp,
+    };
+    virtio_msg_bus_send(bus, req);
+
+    /* The answer comes from another process: poll for it, bounded. */
+    for (;;) {
+        virtio_msg_bus_process(bus);
+        if (p->done || !virtio_msg_bus_link_up(bus) ||
+            qemu_clock_get_ms(QEMU_CLOCK_REALTIME) >= deadline) {
+            break;
+        }
+        g_usleep(20);
+    }
+    ok = p->done;
+    p->active = false;
+    if (!ok) {
+        trace_virtio_msg_bus_timeout(BUS(bus)->name,
+                                     virtio_msg_name(req->type, req->id),
+                                     req->dev_num, req->token);
+    }
+    return ok;
+}
+
 void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
                             size_t len)
 {
@@ -183,7 +293,12 @@ void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
                                  msg.type, msg.dev_num, msg.token, msg.size);
 
     if (msg.type & VIRTIO_MSG_TYPE_RESPONSE) {
-        virtio_msg_bus_drop(bus, &msg, "response sent to the device side");
+        virtio_msg_bus_complete(bus, &msg);
+        return;
+    }
+    if (msg.type == 0 && (msg.id == VIRTIO_MSG_EVENT_USED ||
+                          msg.id == VIRTIO_MSG_EVENT_CONFIG)) {
+        virtio_msg_bus_driver_event(bus, &msg);
         return;
     }
     if (msg.type & VIRTIO_MSG_TYPE_BUS) {

@@ -17,6 +17,7 @@
 #include "hw/pci/pci_device.h"
 #include "hw/virtio/virtio-msg-bus.h"
 #include "hw/virtio/virtio-msg-spsc.h"
+#include "hw/virtio/virtio-msg-backlog.h"
 
 #define TYPE_VIRTIO_MSG_AMP_PCI "virtio-msg-amp-pci"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGAmpPCI, VIRTIO_MSG_AMP_PCI)
@@ -43,11 +44,10 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGAmpPCI, VIRTIO_MSG_AMP_PCI)
 #define VIRTIO_MSG_AMP_MSG_SIZE         SPSC_SLOT_SIZE
 
 /*
- * Messages that wait while the driver's queue is full.  Requests are not
- * consumed while more than VIRTIO_MSG_AMP_BACKLOG_PAUSE wait, so only
- * events (coalesced per device and queue) can grow it further.
+ * Requests are not consumed while this many responses and events wait for
+ * room in the driver's queue, so only events (which coalesce per device
+ * and queue) can grow the backlog further.
  */
-#define VIRTIO_MSG_AMP_BACKLOG_MAX      512
 #define VIRTIO_MSG_AMP_BACKLOG_PAUSE    64
 
 typedef struct VirtIOMSGAmpFifo {
@@ -59,9 +59,7 @@ typedef struct VirtIOMSGAmpFifo {
     bool processing;
     bool irq_pending;
     bool more_requests;     /* stopped with requests still queued */
-    uint32_t backlog_head;
-    uint32_t backlog_count;
-    uint8_t backlog[VIRTIO_MSG_AMP_BACKLOG_MAX][VIRTIO_MSG_AMP_MSG_SIZE];
+    VirtIOMSGBacklog backlog;
 } VirtIOMSGAmpFifo;
 
 struct VirtIOMSGAmpPCI {

@@ -54,7 +54,30 @@ struct VirtIOMSGBusDeviceClass {
     void (*process)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
     /* Address space for rings and buffers (NULL: system memory). */
     AddressSpace *(*get_dma_as)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
+    /* Is the other side there?  (NULL: always) */
+    bool (*link_up)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
 };
+
+/*
+ * Driver side: what the other end sends to the driver of one dev_num
+ * (EVENT_USED, EVENT_CONFIG, and link loss as a NULL message).
+ */
+typedef void (*VirtIOMSGDriverEventFn)(void *opaque, const VirtIOMSG *msg);
+
+typedef struct VirtIOMSGDriverPort {
+    VirtIOMSGDriverEventFn event;
+    void *opaque;
+} VirtIOMSGDriverPort;
+
+typedef struct VirtIOMSGPendingRequest {
+    bool active;
+    bool done;
+    uint8_t type;
+    uint8_t id;
+    uint16_t dev_num;
+    uint16_t token;
+    VirtIOMSG *resp;
+} VirtIOMSGPendingRequest;
 
 struct VirtIOMSGBus {
     VirtioBusState parent_obj;
@@ -64,6 +87,11 @@ struct VirtIOMSGBus {
     uint16_t max_msg_size;
     unsigned index;             /* the backend's channel number */
     VirtIOMSGProxy *devs[VIRTIO_MSG_MAX_DEVS];
+
+    /* Driver side */
+    VirtIOMSGDriverPort drivers[VIRTIO_MSG_MAX_DEVS];
+    VirtIOMSGPendingRequest pending;
+    uint16_t last_token;
 };
 
 /**
@@ -86,6 +114,23 @@ void virtio_msg_bus_send(VirtIOMSGBus *bus, VirtIOMSG *msg);
 void virtio_msg_bus_process(VirtIOMSGBus *bus);
 
 AddressSpace *virtio_msg_bus_get_dma_as(VirtIOMSGBus *bus);
+
+bool virtio_msg_bus_link_up(VirtIOMSGBus *bus);
+
+/*
+ * Driver side.  virtio_msg_bus_register_driver: deliver events for
+ * @dev_num to @event.  virtio_msg_bus_request: send @req with a fresh
+ * token and wait up to @timeout_ms for its response, which is stored in
+ * @resp; returns false on timeout or when the link is down.
+ */
+bool virtio_msg_bus_register_driver(VirtIOMSGBus *bus, uint16_t dev_num,
+                                    VirtIOMSGDriverEventFn event,
+                                    void *opaque, Error **errp);
+void virtio_msg_bus_unregister_driver(VirtIOMSGBus *bus, uint16_t dev_num);
+bool virtio_msg_bus_request(VirtIOMSGBus *bus, VirtIOMSG *req,
+                            VirtIOMSG *resp, uint32_t timeout_ms);
+/* Tell every driver that the link went down. */
+void virtio_msg_bus_link_lost(VirtIOMSGBus *bus);
 
 /* Log and trace a message that is dropped because it is malformed. */
 void virtio_msg_bus_drop(VirtIOMSGBus *bus, const VirtIOMSG *msg,

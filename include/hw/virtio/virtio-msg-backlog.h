@@ -1,0 +1,48 @@
+/*
+ * virtio-msg backlog: messages waiting for room in a full SPSC queue
+ *
+ * A bounded FIFO of encoded messages.  An EVENT_USED for the same device
+ * and queue, or an EVENT_CONFIG for the same device, that is still waiting
+ * says all a new one would say, so new ones coalesce with it (an
+ * EVENT_CONFIG replaces the waiting one: it carries the newest status and
+ * generation).
+ *
+ * Copyright (c) 2026 The virtio-msg QEMU fork authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VIRTIO_MSG_BACKLOG_H
+#define HW_VIRTIO_VIRTIO_MSG_BACKLOG_H
+
+#include "hw/virtio/virtio-msg-proto.h"
+#include "hw/virtio/virtio-msg-spsc.h"
+
+#define VIRTIO_MSG_BACKLOG_MAX 512
+
+typedef struct VirtIOMSGBacklog {
+    uint32_t head;
+    uint32_t count;
+    uint8_t slots[VIRTIO_MSG_BACKLOG_MAX][SPSC_SLOT_SIZE];
+} VirtIOMSGBacklog;
+
+typedef enum VirtIOMSGBacklogResult {
+    VIRTIO_MSG_BACKLOG_QUEUED,
+    VIRTIO_MSG_BACKLOG_COALESCED,
+    VIRTIO_MSG_BACKLOG_FULL,        /* not queued: the caller must log it */
+} VirtIOMSGBacklogResult;
+
+/* Queue @msg, encoded as @len (<= SPSC_SLOT_SIZE) bytes at @buf. */
+VirtIOMSGBacklogResult virtio_msg_backlog_add(VirtIOMSGBacklog *b,
+                                              const VirtIOMSG *msg,
+                                              const uint8_t *buf,
+                                              size_t len);
+
+/* Move waiting messages to @q while it has room; returns how many. */
+uint32_t virtio_msg_backlog_flush(VirtIOMSGBacklog *b, SPSCQueue *q);
+
+void virtio_msg_backlog_reset(VirtIOMSGBacklog *b);
+
+extern const VMStateDescription vmstate_virtio_msg_backlog;
+
+#endif

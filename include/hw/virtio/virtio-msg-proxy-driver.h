@@ -1,0 +1,46 @@
+/*
+ * virtio-msg-proxy-driver: a virtio device whose real device is elsewhere
+ *
+ * It shows the guest an ordinary virtio device (behind virtio-mmio, or
+ * virtio-pci with virtio-msg-proxy-driver-pci) and turns the guest's
+ * accesses into virtio-msg requests to a device on a virtio-msg bus, for
+ * example in another QEMU.  Its identity (device id, features, config
+ * size, queues) is the remote device's, fetched once the machine is built.
+ *
+ * Copyright (c) 2026 The virtio-msg QEMU fork authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VIRTIO_MSG_PROXY_DRIVER_H
+#define HW_VIRTIO_VIRTIO_MSG_PROXY_DRIVER_H
+
+#include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-msg-bus.h"
+#include "qemu/notify.h"
+
+#define TYPE_VIRTIO_MSG_PROXY_DRIVER "virtio-msg-proxy-driver"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGProxyDriver, VIRTIO_MSG_PROXY_DRIVER)
+
+/* Limits on what a remote device may claim */
+#define VIRTIO_MSG_PROXY_MAX_QUEUES     64
+#define VIRTIO_MSG_PROXY_MAX_CONFIG     4096
+
+struct VirtIOMSGProxyDriver {
+    VirtIODevice parent_obj;
+
+    /* Properties */
+    char *msg_bus;
+    uint16_t dev_num;
+    uint32_t virtio_id;
+
+    VirtIOMSGBus *bus;
+    uint32_t timeout_ms;
+    Notifier machine_done;
+    bool ready;
+    uint64_t remote_features;
+    uint32_t generation;
+    uint8_t *shadow_config;     /* config as last read from the device */
+};
+
+#endif
