@@ -7,7 +7,8 @@
 #   make check        build and run every test suite of the project
 #   make check-unit   unit tests (codec, SPSC queue)
 #   make check-qtest  qtests of the virtio-msg devices
-#   make demo         build and show the virtio-msg devices
+#   make check-e2e    two QEMUs, a stock Linux guest across them
+#   make demo         run the two-QEMU system, guest console on the terminal
 #
 # Everything happens under $(BUILD); re-running is incremental.
 
@@ -37,13 +38,14 @@ QTEST_ENV := \
 	G_TEST_SRCDIR=$(CURDIR)/$(SRC)/tests/qtest \
 	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
 
-.PHONY: all deps configured build check check-unit check-qtest demo \
+.PHONY: all deps configured build check check-unit check-qtest check-e2e \
+	e2e-deps demo \
 	clean distclean help
 
 all: build
 
 help:
-	@sed -n '3,13s/^# \{0,1\}//p' Makefile
+	@sed -n '3,14s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -68,7 +70,7 @@ build: configured
 		[ -e "$$d/$${rom##*/}" ] || ln -s "$$rom" "$$d/"; \
 	done
 
-check: check-unit check-qtest
+check: check-unit check-qtest check-e2e
 
 check-unit: build
 	@sh scripts/fork/run-tests.sh unit $(addprefix $(OBJ)/,$(UNIT_TESTS))
@@ -81,9 +83,17 @@ check-qtest: build
 		"$$qos $$skips" \
 		$(addprefix $(CURDIR)/$(OBJ)/,$(filter-out %/qos-test,$(QTESTS)))
 
-demo: build
-	$(QEMU) --version
-	$(QEMU) -M virt -device help | grep -i -e virtio-msg -e '^[A-Z].*devices:$$'
+# The end-to-end test and the demo also need cpio for the guest initramfs
+e2e-deps:
+	@sh scripts/fork/install-deps.sh $(BUILD) cpio
+
+E2E := bash tests/e2e/virtio-msg-e2e.sh $(BUILD)
+
+check-e2e: build e2e-deps
+	@$(E2E) test pci mmio
+
+demo: build e2e-deps
+	@$(E2E) demo pci
 
 clean:
 	@if [ -f $(OBJ)/build.ninja ]; then $(NINJA) clean; fi

@@ -27,6 +27,7 @@
 #include "chardev/char-socket.h"
 #include "hw/qdev-properties.h"
 #include "hw/qdev-properties-system.h"
+#include "system/runstate.h"
 #include "hw/virtio/virtio-msg-bus-linux-user.h"
 #include "trace.h"
 
@@ -231,7 +232,7 @@ static void lu_link_down(VirtIOMSGBusLinuxUser *s)
     s->setup_len = 0;
     timer_del(s->retry_timer);
     lu_unmap(s);
-    if (was_up) {
+    if (was_up && !runstate_check(RUN_STATE_SHUTDOWN)) {
         trace_virtio_msg_lu_link(s->name, false);
         /* drivers here see their device fail; devices here are reset */
         virtio_msg_bus_link_lost(&s->bus);

@@ -40,7 +40,7 @@ static void proxy_pci_machine_done(Notifier *notifier, void *data)
                                               machine_done);
     PCIDevice *pci = PCI_DEVICE(s);
 
-    /* the proxy's own notifier, registered first, has run */
+    virtio_msg_proxy_driver_connect(&s->vdev);
     pci_config_set_device_id(pci->config, PCI_DEVICE_ID_VIRTIO_10_BASE +
                              VIRTIO_DEVICE(&s->vdev)->device_id);
 }

@@ -354,13 +354,15 @@ static bool proxy_fetch_identity(VirtIOMSGProxyDriver *s, Error **errp)
     return true;
 }
 
-static void proxy_machine_done(Notifier *notifier, void *data)
+void virtio_msg_proxy_driver_connect(VirtIOMSGProxyDriver *s)
 {
-    VirtIOMSGProxyDriver *s = container_of(notifier, VirtIOMSGProxyDriver,
-                                           machine_done);
-    VirtIOMSGBusLinuxUser *link = virtio_msg_bus_linux_user_find(s->msg_bus);
+    VirtIOMSGBusLinuxUser *link;
     Error *err = NULL;
 
+    if (s->bus) {
+        return;     /* done already */
+    }
+    link = virtio_msg_bus_linux_user_find(s->msg_bus);
     if (!link) {
         error_report("virtio-msg-proxy-driver: no virtio-msg bus named '%s'",
                      s->msg_bus);
@@ -387,13 +389,27 @@ static void proxy_machine_done(Notifier *notifier, void *data)
     }
 }
 
+static void proxy_machine_done(Notifier *notifier, void *data)
+{
+    virtio_msg_proxy_driver_connect(container_of(notifier,
+                                                 VirtIOMSGProxyDriver,
+                                                 machine_done));
+}
+
 static void proxy_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(dev);
+    DeviceState *transport = qdev_get_parent_bus(dev)->parent;
 
     if (s->dev_num >= VIRTIO_MSG_MAX_DEVS) {
         error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
+        return;
+    }
+    if (object_property_find(OBJECT(transport), "force-legacy") &&
+        object_property_get_bool(OBJECT(transport), "force-legacy", NULL)) {
+        error_setg(errp, "virtio-msg devices are virtio 1.0 devices: use "
+                   "-global virtio-mmio.force-legacy=false");
         return;
     }
     /* a stand-in identity until the remote device's is known */

@@ -17,6 +17,7 @@
 #include "qemu/bswap.h"
 #include "qemu/memalign.h"
 #include "qemu/processor.h"
+#include "qemu/thread.h"
 #include "hw/virtio/virtio-msg-spsc.h"
 
 #define WINDOW_SIZE     4096
@@ -46,7 +47,7 @@ static uint8_t guard_byte(size_t i)
     return 0xa5 ^ (uint8_t)(i * 7);
 }
 
-/* Distinctive content for slot @i, different in every byte of the window */
+/* Byte @j of the distinctive content of slot @i: no two slots are alike */
 static uint8_t slot_byte(uint32_t i, size_t j)
 {
     return (uint8_t)(i * 3 + j * 11 + 0x3c);
@@ -784,8 +785,7 @@ static void test_tail_changing_under_writer(void)
  */
 #define STRESS_MESSAGES     10000000ULL
 #define STRESS_WORDS        7
-#define STRESS_SPINS        1000
-#define STRESS_SLEEP_US     10
+#define STRESS_SPINS        100
 
 static uint64_t stress_word(uint64_t seq, unsigned int i)
 {
@@ -803,45 +803,64 @@ static uint64_t stress_checksum(const uint8_t *msg)
     return sum;
 }
 
+typedef struct Stress {
+    SPSCQueue *q;
+    QemuEvent not_empty;    /* set by the producer after each send */
+    QemuEvent not_full;     /* set by the consumer after each receive */
+} Stress;
+
+static bool stress_can_send(SPSCQueue *q)
+{
+    return !spsc_full(q);
+}
+
+static bool stress_can_recv(SPSCQueue *q)
+{
+    return !spsc_empty(q);
+}
+
 /*
- * Wait after a failed send or receive: spin a while, then sleep.  The
- * sleep (rather than g_thread_yield) keeps the run short when the two
- * threads compete with other busy processes for the CPUs: sched_yield()
- * then hands a whole time slice to the other process, while a thread that
- * wakes from a short sleep gets the CPU back promptly.
+ * Wait after a failed send or receive: spin a little with cpu_relax(),
+ * then sleep on @ev until the other side has made progress.
+ *
+ * Not g_thread_yield(): when the two threads share the CPUs with other
+ * busy processes, a thread that keeps yielding can lose its CPU for long
+ * stretches (notably with the EEVDF scheduler), and the run then takes
+ * minutes instead of seconds.  Sleeping on an event keeps it at seconds.
  */
-static void spin_wait(unsigned int *spins)
+static void stress_wait(SPSCQueue *q, QemuEvent *ev,
+                        bool (*ready)(SPSCQueue *), unsigned int *spins)
 {
     if (*spins < STRESS_SPINS) {
         ++*spins;
         cpu_relax();
-    } else {
-        g_usleep(STRESS_SLEEP_US);
+        return;
+    }
+    qemu_event_reset(ev);
+    /* re-check after the reset, so that a set in between is not lost */
+    if (!ready(q)) {
+        qemu_event_wait(ev);
     }
 }
 
-typedef struct StressProducer {
-    SPSCQueue *q;
-    uint64_t count;
-} StressProducer;
-
 static gpointer stress_producer(gpointer opaque)
 {
-    StressProducer *p = opaque;
+    Stress *s = opaque;
     uint8_t msg[SPSC_SLOT_SIZE];
     unsigned int spins, i;
     uint64_t seq;
 
-    for (seq = 0; seq < p->count; seq++) {
+    for (seq = 0; seq < STRESS_MESSAGES; seq++) {
         stq_le_p(msg, seq);
         for (i = 1; i < STRESS_WORDS; i++) {
             stq_le_p(msg + i * 8, stress_word(seq, i));
         }
         stq_le_p(msg + STRESS_WORDS * 8, stress_checksum(msg));
         spins = 0;
-        while (!spsc_send(p->q, msg, sizeof(msg))) {
-            spin_wait(&spins);
+        while (!spsc_send(s->q, msg, sizeof(msg))) {
+            stress_wait(s->q, &s->not_full, stress_can_send, &spins);
         }
+        qemu_event_set(&s->not_empty);
     }
     return NULL;
 }
@@ -849,7 +868,7 @@ static gpointer stress_producer(gpointer opaque)
 static void test_two_threads(void)
 {
     TestWindow w;
-    StressProducer p;
+    Stress s;
     GThread *producer;
     uint8_t buf[SPSC_SLOT_SIZE];
     unsigned int spins, i;
@@ -857,16 +876,18 @@ static void test_two_threads(void)
     double secs;
 
     window_init(&w, WINDOW_SIZE);
-    p.q = &w.q;
-    p.count = STRESS_MESSAGES;
+    s.q = &w.q;
+    qemu_event_init(&s.not_empty, false);
+    qemu_event_init(&s.not_full, false);
 
     start = g_get_monotonic_time();
-    producer = g_thread_new("spsc-producer", stress_producer, &p);
+    producer = g_thread_new("spsc-producer", stress_producer, &s);
     for (seq = 0; seq < STRESS_MESSAGES; seq++) {
         spins = 0;
         while (!spsc_recv(&w.q, buf)) {
-            spin_wait(&spins);
+            stress_wait(&w.q, &s.not_empty, stress_can_recv, &spins);
         }
+        qemu_event_set(&s.not_full);
         if (ldq_le_p(buf) != seq ||
             ldq_le_p(buf + STRESS_WORDS * 8) != stress_checksum(buf)) {
             g_test_message("message %" PRIu64 ": sequence number %" PRIu64
@@ -892,6 +913,8 @@ static void test_two_threads(void)
 
     g_test_message("%llu messages in %.3f s: %.2f million messages/s",
                    STRESS_MESSAGES, secs, STRESS_MESSAGES / secs / 1e6);
+    qemu_event_destroy(&s.not_empty);
+    qemu_event_destroy(&s.not_full);
     window_destroy(&w);
 }
 

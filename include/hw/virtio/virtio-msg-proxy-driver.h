@@ -43,4 +43,12 @@ struct VirtIOMSGProxyDriver {
     uint8_t *shadow_config;     /* config as last read from the device */
 };
 
+/*
+ * Connect to the remote device and take its identity, waiting for the
+ * peer if need be; done once, when the machine is complete (transports
+ * that need the identity then call it first).  A missing bus or peer, or
+ * an unusable remote device, is a configuration error: QEMU exits.
+ */
+void virtio_msg_proxy_driver_connect(VirtIOMSGProxyDriver *s);
+
 #endif

@@ -1,0 +1,359 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end test and demo of the two-QEMU virtio-msg system.
+#
+# Usage: virtio-msg-e2e.sh BUILD_DIR test pci|mmio...
+#        virtio-msg-e2e.sh BUILD_DIR demo [pci|mmio]
+#
+# The device side (-M x-virtio-msg) serves virtio-blk (a raw image of
+# random bytes), virtio-net (user networking) and virtio-rng over
+# virtio-msg-bus-linux-user; the driver side (-M virt, TCG) runs Debian's
+# stock arm64 kernel with a busybox initramfs and reaches them through
+# virtio-msg-proxy-driver-pci (pci) or virtio-msg-proxy-driver behind
+# virtio-mmio (mmio).  "test" checks from the guest that the disk's sha256
+# equals the host's, that DHCP works and a file served on the host's
+# loopback arrives intact, and that 64 KiB come from /dev/hwrng; it then
+# kills the device side during guest disk I/O and checks that the driver
+# side keeps running and answering QMP.  "demo" leaves the guest console
+# on the terminal.  Guest packages (linux-image-arm64, busybox-static) are
+# downloaded by package name and cached in BUILD_DIR/e2e.  Nothing is left
+# behind, pass or fail.
+
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "$1" && pwd)
+action=$2
+shift 2
+
+qemu=$build/obj/qemu-system-aarch64
+# E2E_QEMU_ARGS: extra options for both QEMUs (e.g. -trace 'virtio_msg*');
+# E2E_KEEP=1 keeps the work directory (logs) for inspection
+extra_args=(${E2E_QEMU_ARGS:-})
+cache=$build/e2e
+python=/usr/bin/python3
+mem_size=512M
+boot_timeout=300
+
+. "$repo/scripts/fork/apt-private.sh"
+
+log() { echo "e2e: $*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+# --- guest software -----------------------------------------------------
+
+arm64_apt()
+{
+    apt_private "$cache/apt" "$@" -o APT::Architecture=arm64 \
+        -o APT::Architectures=arm64
+}
+
+fetch_guest()
+{
+    local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    local mirror security kpkg
+
+    mkdir -p "$cache/debs"
+    if [ -f "$cache/guest/ready" ]; then
+        return
+    fi
+    mirror=$(apt_private_mirror)
+    security=$(apt_private_security_mirror)
+    apt_private_init "$cache/apt" \
+        "deb [arch=arm64 signed-by=$keyring] $mirror bookworm main
+deb [arch=arm64 signed-by=$keyring] $mirror bookworm-updates main${security:+
+deb [arch=arm64 signed-by=$keyring] $security bookworm-security main}"
+    arm64_apt apt-get update >"$cache/apt/update.log" 2>&1 ||
+        die "apt-get update failed, see $cache/apt/update.log"
+    touch "$cache/apt/updated"
+    kpkg=$(arm64_apt apt-cache depends linux-image-arm64 |
+           sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1)
+    [ -n "$kpkg" ] || die "cannot resolve linux-image-arm64"
+    log "downloading $kpkg and busybox-static (arm64)"
+    (cd "$cache/debs" && arm64_apt apt-get download "$kpkg" busybox-static \
+        >/dev/null) || die "download failed"
+    rm -rf "$cache/guest"
+    mkdir -p "$cache/guest"
+    dpkg-deb -x "$cache/debs/${kpkg}"_*.deb "$cache/guest/kernel"
+    dpkg-deb -x "$cache/debs"/busybox-static_*.deb "$cache/guest/busybox"
+    echo "$kpkg" > "$cache/guest/ready"
+}
+
+# Print the modules (paths under lib/modules/VER) needed for @names, in
+# load order, following the depends= of each module's .modinfo.
+modules_in_order()
+{
+    local moddir=$1 name path deps
+    shift
+    for name in "$@"; do
+        path=$(cd "$moddir" && find kernel \( -name "$name.ko" -o \
+               -name "$(echo "$name" | tr _ -).ko" \) | head -n1)
+        [ -n "$path" ] || continue
+        deps=$(tr '\0' '\n' < "$moddir/$path" | sed -n 's/^depends=//p' |
+               tr , ' ')
+        if [ -n "$deps" ]; then
+            # shellcheck disable=SC2086
+            modules_in_order "$moddir" $deps
+        fi
+        echo "$path"
+    done
+}
+
+build_initramfs()
+{
+    local kver moddir root
+
+    kver=$(ls "$cache/guest/kernel/lib/modules")
+    moddir=$cache/guest/kernel/lib/modules/$kver
+    initrd=$cache/initramfs-$kver.cpio.gz
+    kernel=$cache/guest/kernel/boot/vmlinuz-$kver
+    if [ -f "$initrd" ] && [ "$initrd" -nt "$repo/tests/e2e/guest-init.sh" ] &&
+       [ "$initrd" -nt "$repo/tests/e2e/udhcpc.sh" ]; then
+        return
+    fi
+    root=$(mktemp -d "$cache/root.XXXXXX")
+    mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" \
+             "$root/lib/modules"
+    cp "$cache/guest/busybox/bin/busybox" "$root/bin/busybox"
+    cp "$repo/tests/e2e/guest-init.sh" "$root/init"
+    cp "$repo/tests/e2e/udhcpc.sh" "$root/udhcpc.sh"
+    chmod 755 "$root/init" "$root/udhcpc.sh"
+    modules_in_order "$moddir" virtio_pci virtio_mmio virtio_blk virtio_net \
+        virtio_rng | awk '!seen[$0]++' > "$root/modules.list.tmp"
+    : > "$root/modules.list"
+    while read -r m; do
+        cp "$moddir/$m" "$root/lib/modules/${m##*/}"
+        echo "${m##*/}" >> "$root/modules.list"
+    done < "$root/modules.list.tmp"
+    rm "$root/modules.list.tmp"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
+    rm -rf "$root"
+}
+
+# --- the two QEMUs ------------------------------------------------------
+
+work=
+pids=()
+
+cleanup()
+{
+    local p
+    for p in "${pids[@]}"; do
+        kill -9 "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    pids=()
+    if [ -n "$work" ]; then
+        rm -f "/dev/shm/$(basename "$work")"
+        if [ -n "${E2E_KEEP:-}" ]; then
+            log "logs kept in $work"
+        else
+            rm -rf "$work"
+        fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port()
+{
+    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# qmp SOCKET: print the run state the QEMU behind SOCKET reports
+qmp_status()
+{
+    "$python" - "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", "query-status"):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+print(r["return"]["status"])
+PY
+}
+
+wait_for()
+{
+    local file=$1 pattern=$2 timeout=$3 pid=${4:-}
+    local end=$((SECONDS + timeout))
+
+    while ! grep -q "$pattern" "$file" 2>/dev/null; do
+        if [ $SECONDS -ge $end ]; then
+            return 1
+        fi
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# Start the device side and prepare the driver side's command line
+# (in the array "driver") for proxy type $1.
+start_pair()
+{
+    local kind=$1 gmode=$2 port
+
+    work=$(mktemp -d /tmp/vmsg-e2e.XXXXXX)
+    shm=/dev/shm/$(basename "$work")
+    mkdir "$work/www"
+    head -c 4M /dev/urandom > "$work/disk.img"
+    head -c 1M /dev/urandom > "$work/www/file"
+    disk_sha=$(sha256sum < "$work/disk.img" | cut -d' ' -f1)
+    file_sha=$(sha256sum < "$work/www/file" | cut -d' ' -f1)
+    port=$(free_port)
+    "$python" -m http.server --bind 127.0.0.1 --directory "$work/www" \
+        "$port" >"$work/http.log" 2>&1 &
+    pids+=($!)
+
+    device=("$qemu" -M x-virtio-msg -m "$mem_size"
+        -object "memory-backend-file,id=mem,size=$mem_size,mem-path=$shm,share=on"
+        -machine memory-backend=mem
+        -chardev "socket,id=chr0,path=$work/vmsg.sock,server=on,wait=off"
+        -device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0
+        -drive "if=none,id=disk0,file=$work/disk.img,format=raw"
+        -device virtio-blk-device,drive=disk0
+        -netdev user,id=net0 -device virtio-net-device,netdev=net0
+        -device virtio-rng-device
+        -display none -monitor none -serial none
+        -qmp "unix:$work/device.qmp,server=on,wait=off" "${extra_args[@]}")
+    log "device side: ${device[*]}"
+    "${device[@]}" >"$work/device.log" 2>&1 &
+    device_pid=$!
+    pids+=($device_pid)
+    wait_for_socket "$work/vmsg.sock" || die "device side did not start"
+
+    driver=("$qemu" -M virt -cpu cortex-a72 -m "$mem_size"
+        -object "memory-backend-file,id=mem,size=$mem_size,mem-path=$shm,share=on"
+        -machine memory-backend=mem
+        -chardev "socket,id=chr0,path=$work/vmsg.sock")
+    if [ "$kind" = pci ]; then
+        driver+=(-device virtio-msg-proxy-driver-pci,dev-num=0
+                 -device virtio-msg-proxy-driver-pci,dev-num=1
+                 -device virtio-msg-proxy-driver-pci,dev-num=2)
+    else
+        driver+=(-global virtio-mmio.force-legacy=false
+                 -device virtio-msg-proxy-driver,dev-num=0
+                 -device virtio-msg-proxy-driver,dev-num=1
+                 -device virtio-msg-proxy-driver,dev-num=2)
+    fi
+    driver+=(-device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0
+        -kernel "$kernel" -initrd "$initrd"
+        -append "console=ttyAMA0 rdinit=/init quiet panic=-1 vmsg.mode=$gmode vmsg.url=http://10.0.2.2:$port/file"
+        -nic none -no-reboot "${extra_args[@]}")
+}
+
+wait_for_socket()
+{
+    local i
+    for i in $(seq 100); do
+        [ -S "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+check_line()
+{
+    local what=$1 expect=$2 got
+
+    got=$(sed -n "s/^.*VMSG-E2E $what \([^ ]*\).*\$/\1/p" \
+          "$work/console.log" | tr -d '\r' | head -n1)
+    if [ "$got" != "$expect" ]; then
+        die "$what: expected $expect, got '${got:-nothing}'"
+    fi
+    log "$what: $got"
+}
+
+run_test()
+{
+    local kind=$1 start status
+
+    log "=== $kind proxies ==="
+    start=$SECONDS
+    start_pair "$kind" io-loop
+    log "driver side: ${driver[*]}"
+    "${driver[@]}" -display none -serial "file:$work/console.log" \
+        -monitor none \
+        -qmp "unix:$work/driver.qmp,server=on,wait=off" \
+        >"$work/driver.log" 2>&1 &
+    driver_pid=$!
+    pids+=($driver_pid)
+    if ! wait_for "$work/console.log" "VMSG-E2E io-loop" "$boot_timeout" \
+            "$driver_pid"; then
+        tail -n 30 "$work/console.log" "$work/driver.log" \
+            "$work/device.log" >&2 || true
+        die "$kind: the guest did not finish its checks"
+    fi
+    check_line disk "$disk_sha"
+    check_line net "$file_sha"
+    check_line rng 65536
+    grep -q "VMSG-E2E rng 65536 virtio_rng" "$work/console.log" ||
+        die "rng: /dev/hwrng is not virtio_rng"
+
+    log "killing the device side during guest disk I/O"
+    kill -9 "$device_pid"
+    wait "$device_pid" 2>/dev/null || true
+    sleep 3
+    kill -0 "$driver_pid" 2>/dev/null || die "the driver side died"
+    status=$(qmp_status "$work/driver.qmp") ||
+        die "the driver side does not answer QMP"
+    [ "$status" = running ] || die "driver side status: $status"
+    log "driver side still $status and answering QMP"
+    cleanup
+    work=
+    log "$kind: PASS ($((SECONDS - start)) s)"
+}
+
+run_demo()
+{
+    local kind=${1:-pci}
+
+    start_pair "$kind" demo
+    cat <<MSG
+
+Two QEMUs are running the virtio-msg system (proxies: $kind).
+
+Device side (no CPUs, serves the devices):
+  ${device[*]}
+
+Driver side (the guest below; its console is this terminal):
+  ${driver[*]} -nographic
+
+The guest checks its disk, network and RNG, then gives you a shell.
+On the host: disk image sha256 $disk_sha
+             served file sha256 $file_sha
+Stop with Ctrl-A then X (or 'poweroff -f' in the guest).
+
+MSG
+    "${driver[@]}" -nographic || true
+}
+
+fetch_guest
+build_initramfs
+case "$action" in
+test)
+    for kind in "$@"; do
+        run_test "$kind"
+    done
+    echo "e2e: $# test cases ran: $# passed, 0 failed ($*)"
+    ;;
+demo)
+    run_demo "$@"
+    ;;
+*)
+    die "unknown action $action"
+    ;;
+esac
