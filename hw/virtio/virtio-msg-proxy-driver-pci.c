@@ -17,6 +17,7 @@
 #include "hw/boards.h"
 #include "system/system.h"
 #include "hw/pci/pci.h"
+#include "hw/qdev-properties.h"
 #include "hw/virtio/virtio-pci.h"
 #include "hw/virtio/virtio-msg-proxy-driver.h"
 
@@ -69,6 +70,11 @@ static void proxy_pci_instance_init(Object *obj)
                                 TYPE_VIRTIO_MSG_PROXY_DRIVER);
 }
 
+static const Property proxy_pci_properties[] = {
+    DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors,
+                       DEV_NVECTORS_UNSPECIFIED),
+};
+
 static void proxy_pci_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -82,6 +88,7 @@ static void proxy_pci_class_init(ObjectClass *klass, void *data)
     pcidev_k->device_id = PCI_DEVICE_ID_VIRTIO_10_BASE;
     pcidev_k->revision = VIRTIO_PCI_ABI_VERSION;
     pcidev_k->class_id = PCI_CLASS_OTHERS;
+    device_class_set_props(dc, proxy_pci_properties);
 }
 
 static const VirtioPCIDeviceTypeInfo proxy_pci_info = {

@@ -266,6 +266,7 @@ static void proxy_notify_queue(VirtIOMSGProxyDriver *s, uint32_t n)
         vdev->broken || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
         return;
     }
+    trace_virtio_msg_proxy_notify(s->dev_num, n, virtio_queue_vector(vdev, n));
     /* the device side has applied the ring's suppression rules already */
     qatomic_or(&vdev->isr, 1);
     if (k->notify) {
