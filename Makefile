@@ -9,6 +9,7 @@
 #   make check-qtest  qtests of the virtio-msg devices
 #   make check-e2e    two QEMUs, a stock Linux guest across them
 #   make demo         run the two-QEMU system, guest console on the terminal
+#   make patches      refresh patches/ from edits of upstream files in build/src
 #
 # Everything happens under $(BUILD); re-running is incremental.
 
@@ -39,13 +40,13 @@ QTEST_ENV := \
 	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
 
 .PHONY: all deps configured build check check-unit check-qtest check-e2e \
-	e2e-deps demo \
+	e2e-deps demo patches \
 	clean distclean help
 
 all: build
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' Makefile
+	@sed -n '3,15s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -94,6 +95,9 @@ check-e2e: build e2e-deps
 
 demo: build e2e-deps
 	@$(E2E) demo pci
+
+patches: configured
+	@sh scripts/fork/refresh-patches.sh $(BUILD)
 
 clean:
 	@if [ -f $(OBJ)/build.ninja ]; then $(NINJA) clean; fi
