@@ -25,6 +25,7 @@
 #include "system/system.h"
 #include "hw/virtio/virtio-bus.h"
 #include "hw/virtio/virtio-msg-proxy-driver.h"
+#include "hw/virtio/virtio-msg.h"
 #include "hw/virtio/virtio-msg-bus-linux-user.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "migration/vmstate.h"
@@ -405,6 +406,12 @@ static void proxy_realize(DeviceState *dev, Error **errp)
 
     if (s->dev_num >= VIRTIO_MSG_MAX_DEVS) {
         error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
+        return;
+    }
+    if (object_dynamic_cast(OBJECT(transport), TYPE_VIRTIO_MSG)) {
+        error_setg(errp, "a virtio-msg-proxy-driver cannot sit on a "
+                   "virtio-msg bus: give bus=virtio-mmio-bus.N, or put it "
+                   "before the virtio-msg bus device on the command line");
         return;
     }
     if (object_property_find(OBJECT(transport), "force-legacy") &&

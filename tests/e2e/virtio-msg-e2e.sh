@@ -200,11 +200,12 @@ wait_for()
     done
 }
 
-# Start the device side and prepare the driver side's command line
-# (in the array "driver") for proxy type $1.
-start_pair()
+# Prepare the work directory, the files and the command lines of both
+# sides (arrays "device" and "driver") for proxy type $1 and guest mode $2.
+# $3 = reconnect: the driver side may start first.
+prepare_pair()
 {
-    local kind=$1 gmode=$2 port
+    local kind=$1 gmode=$2 reconnect=${3:-} port
 
     work=$(mktemp -d /tmp/vmsg-e2e.XXXXXX)
     shm=/dev/shm/$(basename "$work")
@@ -229,16 +230,11 @@ start_pair()
         -device virtio-rng-device
         -display none -monitor none -serial none
         -qmp "unix:$work/device.qmp,server=on,wait=off" "${extra_args[@]}")
-    log "device side: ${device[*]}"
-    "${device[@]}" >"$work/device.log" 2>&1 &
-    device_pid=$!
-    pids+=($device_pid)
-    wait_for_socket "$work/vmsg.sock" || die "device side did not start"
 
     driver=("$qemu" -M virt -cpu cortex-a72 -m "$mem_size"
         -object "memory-backend-file,id=mem,size=$mem_size,mem-path=$shm,share=on"
         -machine memory-backend=mem
-        -chardev "socket,id=chr0,path=$work/vmsg.sock")
+        -chardev "socket,id=chr0,path=$work/vmsg.sock${reconnect:+,reconnect-ms=500}")
     if [ "$kind" = pci ]; then
         driver+=(-device virtio-msg-proxy-driver-pci,dev-num=0
                  -device virtio-msg-proxy-driver-pci,dev-num=1
@@ -255,6 +251,28 @@ start_pair()
         -nic none -no-reboot "${extra_args[@]}")
 }
 
+start_device()
+{
+    log "device side: ${device[*]}"
+    rm -f "$work/device.qmp"
+    "${device[@]}" >>"$work/device.log" 2>&1 &
+    device_pid=$!
+    pids+=($device_pid)
+}
+
+# start_driver N: the N-th driver side, console in console-N.log
+start_driver()
+{
+    console=$work/console-$1.log
+    log "driver side: ${driver[*]}"
+    rm -f "$work/driver.qmp"
+    "${driver[@]}" -display none -serial "file:$console" -monitor none \
+        -qmp "unix:$work/driver.qmp,server=on,wait=off" \
+        >>"$work/driver.log" 2>&1 &
+    driver_pid=$!
+    pids+=($driver_pid)
+}
+
 wait_for_socket()
 {
     local i
@@ -265,53 +283,77 @@ wait_for_socket()
     return 1
 }
 
+# The guest of the current driver side must finish its checks.
+wait_guest()
+{
+    if ! wait_for "$console" "VMSG-E2E io-loop" "$boot_timeout" \
+            "$driver_pid"; then
+        tail -n 30 "$console" "$work/driver.log" "$work/device.log" >&2 ||
+            true
+        die "the guest did not finish its checks"
+    fi
+}
+
 check_line()
 {
     local what=$1 expect=$2 got
 
-    got=$(sed -n "s/^.*VMSG-E2E $what \([^ ]*\).*\$/\1/p" \
-          "$work/console.log" | tr -d '\r' | head -n1)
+    got=$(sed -n "s/^.*VMSG-E2E $what \([^ ]*\).*\$/\1/p" "$console" |
+          tr -d '\r' | head -n1)
     if [ "$got" != "$expect" ]; then
         die "$what: expected $expect, got '${got:-nothing}'"
     fi
     log "$what: $got"
 }
 
+# kill_side PID NAME OTHER-QMP: kill one side; the other must keep running
+# and answering QMP.
+kill_side()
+{
+    local pid=$1 name=$2 qmp=$3 status
+
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    sleep 2
+    status=$(qmp_status "$qmp") || die "$name killed: the other side does not answer QMP"
+    [ "$status" = running ] || die "$name killed: the other side is $status"
+    log "$name killed: the other side is still $status and answers QMP"
+}
+
 run_test()
 {
-    local kind=$1 start status
+    local kind=$1 start
 
     log "=== $kind proxies ==="
     start=$SECONDS
-    start_pair "$kind" io-loop
-    log "driver side: ${driver[*]}"
-    "${driver[@]}" -display none -serial "file:$work/console.log" \
-        -monitor none \
-        -qmp "unix:$work/driver.qmp,server=on,wait=off" \
-        >"$work/driver.log" 2>&1 &
-    driver_pid=$!
-    pids+=($driver_pid)
-    if ! wait_for "$work/console.log" "VMSG-E2E io-loop" "$boot_timeout" \
-            "$driver_pid"; then
-        tail -n 30 "$work/console.log" "$work/driver.log" \
-            "$work/device.log" >&2 || true
-        die "$kind: the guest did not finish its checks"
+    if [ "$kind" = pci ]; then
+        # the canonical order: device side first
+        prepare_pair "$kind" io-loop
+        start_device
+        wait_for_socket "$work/vmsg.sock" || die "device side did not start"
+        start_driver 1
+    else
+        # the other order: the driver side waits for the device side
+        prepare_pair "$kind" io-loop reconnect
+        start_driver 1
+        sleep 2
+        start_device
     fi
+    wait_guest
     check_line disk "$disk_sha"
     check_line net "$file_sha"
     check_line rng 65536
-    grep -q "VMSG-E2E rng 65536 virtio_rng" "$work/console.log" ||
+    grep -q "VMSG-E2E rng 65536 virtio_rng" "$console" ||
         die "rng: /dev/hwrng is not virtio_rng"
 
+    log "killing the driver side; a new one must get working devices"
+    kill_side "$driver_pid" "driver side" "$work/device.qmp"
+    start_driver 2
+    wait_guest
+    check_line disk "$disk_sha"
+
     log "killing the device side during guest disk I/O"
-    kill -9 "$device_pid"
-    wait "$device_pid" 2>/dev/null || true
-    sleep 3
-    kill -0 "$driver_pid" 2>/dev/null || die "the driver side died"
-    status=$(qmp_status "$work/driver.qmp") ||
-        die "the driver side does not answer QMP"
-    [ "$status" = running ] || die "driver side status: $status"
-    log "driver side still $status and answering QMP"
+    kill_side "$device_pid" "device side" "$work/driver.qmp"
     cleanup
     work=
     log "$kind: PASS ($((SECONDS - start)) s)"
@@ -321,7 +363,9 @@ run_demo()
 {
     local kind=${1:-pci}
 
-    start_pair "$kind" demo
+    prepare_pair "$kind" demo
+    start_device
+    wait_for_socket "$work/vmsg.sock" || die "device side did not start"
     cat <<MSG
 
 Two QEMUs are running the virtio-msg system (proxies: $kind).
