@@ -30,6 +30,11 @@ list_overlay()
 series()
 {
     sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$repo/patches/series"
+    # trees without prebuilt firmware (Debian's "+ds" source, unpatched)
+    if [ ! -e "$upstream/pc-bios/edk2-aarch64-code.fd.bz2" ] &&
+       grep -q '^if unpack_edk2_blobs$' "$upstream/pc-bios/meson.build"; then
+        echo optional/no-edk2-blobs.patch
+    fi
 }
 
 stamp=$( (echo "$upstream"; list_overlay; series |
