@@ -294,6 +294,16 @@ static void proxy_event(void *opaque, const VirtIOMSG *msg)
     }
 }
 
+/*
+ * Device ids QEMU's virtio code has names and feature tables for (what
+ * the id is used for here, in QMP queries); a peer must not pick another.
+ */
+static bool proxy_device_id_known(uint32_t id)
+{
+    return id >= VIRTIO_ID_NET && id <= VIRTIO_ID_GPIO &&
+           id != 14 && id != 15;
+}
+
 /* Take the remote device's identity; false if it is unusable. */
 static bool proxy_fetch_identity(VirtIOMSGProxyDriver *s, Error **errp)
 {
@@ -305,7 +315,7 @@ static bool proxy_fetch_identity(VirtIOMSGProxyDriver *s, Error **errp)
         error_setg(errp, "no answer to DEVICE_INFO");
         return false;
     }
-    if (!resp.info.device_id || resp.info.device_id > UINT16_MAX ||
+    if (!proxy_device_id_known(resp.info.device_id) ||
         (s->virtio_id && resp.info.device_id != s->virtio_id)) {
         error_setg(errp, "the remote device has virtio id %u%s",
                    resp.info.device_id, s->virtio_id ? ", not virtio-id" : "");
