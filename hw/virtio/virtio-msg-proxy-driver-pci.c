@@ -83,6 +83,8 @@ static void proxy_pci_class_init(ObjectClass *klass, void *data)
 
     k->realize = proxy_pci_realize;
     dc->desc = "virtio-pci device served by a remote virtio-msg device";
+    /* its identity is taken when the machine is built */
+    dc->hotpluggable = false;
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
     pcidev_k->vendor_id = PCI_VENDOR_ID_REDHAT_QUMRANET;
     pcidev_k->device_id = PCI_DEVICE_ID_VIRTIO_10_BASE;

@@ -479,6 +479,8 @@ static void proxy_class_init(ObjectClass *klass, void *data)
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
 
     dc->desc = "virtio device served by a remote virtio-msg device";
+    /* its identity is taken when the machine is built */
+    dc->hotpluggable = false;
     dc->vmsd = &vmstate_proxy;
     device_class_set_props(dc, proxy_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
