@@ -23,6 +23,7 @@
 
 #define AMP_DEVFN       QPCI_DEVFN(4, 0)
 #define AMP_DEVICE      "-device virtio-msg-amp-pci,addr=04.0,id=amp0"
+#define AMP_TWO_FIFOS   AMP_DEVICE ",num-fifos=2"
 #define RNG_ON(bus)     " -device virtio-rng-device,bus=" bus
 #define WAIT_US         (5 * G_USEC_PER_SEC)
 #define STEP_NS         (10 * 1000 * 1000)
@@ -131,6 +132,34 @@ static void ping(AmpTest *t, unsigned fifo, uint32_t data)
     req.ping.data = data;
     qvirtio_msg_amp_request(&t->d, fifo, &req, &resp);
     g_assert_cmphex(resp.ping.data, ==, data);
+}
+
+/* Put a PING on @fifo's queue without ringing the doorbell. */
+static bool put_ping(AmpTest *t, unsigned fifo, uint16_t token, uint32_t data)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+    VirtIOMSG req;
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, token);
+    req.ping.data = data;
+    return qvirtio_msg_amp_put(&t->d, fifo, buf,
+                               virtio_msg_encode(&req, buf, sizeof(buf)));
+}
+
+/* Wait for the next message on @fifo: the reply to put_ping(). */
+static void get_ping_reply(AmpTest *t, unsigned fifo, uint16_t token,
+                           uint32_t data)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+    VirtIOMSG resp;
+
+    get_slot(t, fifo, buf);
+    g_assert_cmpint(virtio_msg_decode(buf, sizeof(buf), sizeof(buf), &resp),
+                    ==, VIRTIO_MSG_OK);
+    g_assert_cmphex(resp.type, ==, 0x03);
+    g_assert_cmphex(resp.id, ==, VIRTIO_MSG_BUS_PING);
+    g_assert_cmpuint(resp.token, ==, token);
+    g_assert_cmpuint(resp.ping.data, ==, data);
 }
 
 static void get_devices(AmpTest *t, unsigned fifo, VirtIOMSG *resp)
@@ -416,21 +445,13 @@ static void test_backpressure(void)
 {
     enum { N = 100 };
     AmpTest t;
-    VirtIOMSG req, resp;
-    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
     gint64 deadline;
     uint32_t i, stalls = 0;
 
     amp_start(&t, AMP_DEVICE);
     deadline = g_get_monotonic_time() + WAIT_US;
     for (i = 0; i < N; i++) {
-        size_t len;
-
-        virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0,
-                        i + 1);
-        req.ping.data = i;
-        len = virtio_msg_encode(&req, buf, sizeof(buf));
-        while (!qvirtio_msg_amp_put(&t.d, 0, buf, len)) {
+        while (!put_ping(&t, 0, i + 1, i)) {
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
             qvirtio_msg_amp_doorbell(&t.d, 0);
             qtest_clock_step(t.qts, STEP_NS);
@@ -442,13 +463,7 @@ static void test_backpressure(void)
     g_assert_cmpuint(stalls, >, 0);
 
     for (i = 0; i < N; i++) {
-        get_slot(&t, 0, buf);
-        g_assert_cmpint(virtio_msg_decode(buf, sizeof(buf), sizeof(buf),
-                                          &resp), ==, VIRTIO_MSG_OK);
-        g_assert_cmphex(resp.type, ==, 0x03);
-        g_assert_cmphex(resp.id, ==, VIRTIO_MSG_BUS_PING);
-        g_assert_cmpuint(resp.token, ==, i + 1);
-        g_assert_cmpuint(resp.ping.data, ==, i);
+        get_ping_reply(&t, 0, i + 1, i);
     }
     assert_silent(&t, 0);
     amp_stop(&t);
@@ -497,8 +512,7 @@ static void test_two_fifos(void)
     VirtIOMSG resp;
     uint8_t msix;
 
-    amp_start(&t, "-device virtio-msg-amp-pci,addr=04.0,id=amp0,num-fifos=2"
-              RNG_ON("amp0.fifo1"));
+    amp_start(&t, AMP_TWO_FIFOS RNG_ON("amp0.fifo1"));
     get_devices(&t, 1, &resp);
     g_assert_cmphex(devices_bitmap(&resp), ==, 0x1);
     get_devices(&t, 0, &resp);
@@ -510,6 +524,99 @@ static void test_two_fifos(void)
     g_assert_cmpuint(msix, !=, 0);
     g_assert_cmpuint(qpci_config_readw(t.d.pdev, msix + PCI_MSIX_FLAGS) &
                      PCI_MSIX_FLAGS_QSIZE, ==, 1);
+    amp_stop(&t);
+}
+
+/* The MSI-X message of vector n lands at addr[n] in guest RAM */
+typedef struct AmpMsix {
+    uint64_t addr[2];
+} AmpMsix;
+
+static const uint32_t msix_data[2] = { 0x1111, 0x2222 };
+
+static void msix_entry_write(AmpTest *t, uint16_t entry, uint64_t field,
+                             uint32_t val)
+{
+    qpci_io_writel(t->d.pdev, t->d.pdev->msix_table_bar,
+                   t->d.pdev->msix_table_off + entry * PCI_MSIX_ENTRY_SIZE +
+                   field, val);
+}
+
+static void msix_set_masked(AmpTest *t, uint16_t entry, bool masked)
+{
+    msix_entry_write(t, entry, PCI_MSIX_ENTRY_VECTOR_CTRL,
+                     masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+    g_assert(qpci_msix_masked(t->d.pdev, entry) == masked);
+}
+
+/* Enable MSI-X; vector n writes msix_data[n] to a zeroed word of RAM. */
+static void msix_setup(AmpTest *t, AmpMsix *m)
+{
+    qpci_msix_enable(t->d.pdev);
+    g_assert_cmpuint(qpci_msix_table_size(t->d.pdev), ==, 2);
+    for (uint16_t i = 0; i < 2; i++) {
+        m->addr[i] = guest_alloc(&t->alloc, 4);
+        qtest_writel(t->qts, m->addr[i], 0);
+        msix_entry_write(t, i, PCI_MSIX_ENTRY_LOWER_ADDR, m->addr[i]);
+        msix_entry_write(t, i, PCI_MSIX_ENTRY_UPPER_ADDR, m->addr[i] >> 32);
+        msix_entry_write(t, i, PCI_MSIX_ENTRY_DATA, msix_data[i]);
+        msix_set_masked(t, i, false);
+        g_assert_false(qpci_msix_pending(t->d.pdev, i));
+    }
+}
+
+/*
+ * Let the device's bottom half run, check that exactly the vectors in
+ * @fired (bit n: vector n) have sent their message, and zero the words.
+ */
+static void assert_msix(AmpTest *t, const AmpMsix *m, unsigned fired)
+{
+    qtest_clock_step(t->qts, STEP_NS);
+    for (unsigned i = 0; i < 2; i++) {
+        g_assert_cmphex(qtest_readl(t->qts, m->addr[i]), ==,
+                        (fired & (1u << i)) ? msix_data[i] : 0);
+        qtest_writel(t->qts, m->addr[i], 0);
+    }
+}
+
+static void test_msix(void)
+{
+    enum { BATCH = 5 };
+    AmpTest t;
+    AmpMsix m;
+
+    amp_start(&t, AMP_TWO_FIFOS RNG_ON("amp0.fifo0") RNG_ON("amp0.fifo1"));
+    msix_setup(&t, &m);
+
+    /* each FIFO raises its own vector */
+    ping(&t, 1, 1);
+    assert_msix(&t, &m, 1u << 1);
+    ping(&t, 0, 2);
+    assert_msix(&t, &m, 1u << 0);
+
+    /* a batch of requests behind one doorbell */
+    for (uint16_t i = 0; i < BATCH; i++) {
+        g_assert_true(put_ping(&t, 0, i + 1, i));
+    }
+    qvirtio_msg_amp_doorbell(&t.d, 0);
+    for (uint16_t i = 0; i < BATCH; i++) {
+        get_ping_reply(&t, 0, i + 1, i);
+    }
+    assert_msix(&t, &m, 1u << 0);
+    /* and nothing more comes afterwards */
+    assert_msix(&t, &m, 0);
+
+    /* a masked vector is held pending, and sent when unmasked */
+    msix_set_masked(&t, 0, true);
+    ping(&t, 0, 3);
+    assert_msix(&t, &m, 0);
+    g_assert_true(qpci_msix_pending(t.d.pdev, 0));
+    g_assert_false(qpci_msix_pending(t.d.pdev, 1));
+    msix_set_masked(&t, 0, false);
+    assert_msix(&t, &m, 1u << 0);
+    g_assert_false(qpci_msix_pending(t.d.pdev, 0));
+
+    qpci_msix_disable(t.d.pdev);
     amp_stop(&t);
 }
 
@@ -1090,6 +1197,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-msg-amp-pci/backpressure", test_backpressure);
     qtest_add_func("/virtio-msg-amp-pci/system-reset", test_system_reset);
     qtest_add_func("/virtio-msg-amp-pci/two-fifos", test_two_fifos);
+    qtest_add_func("/virtio-msg-amp-pci/msix", test_msix);
     qtest_add_func("/virtio-msg-amp-pci/bad-num-fifos", test_bad_num_fifos);
     qtest_add_func("/virtio-msg-amp-pci/32-devices", test_32_devices);
     qtest_add_func("/virtio-msg-amp-pci/hotplug", test_hotplug);
