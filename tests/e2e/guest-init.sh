@@ -88,6 +88,9 @@ MSG
 io-loop)
     # keep the disk busy until the host pulls the plug on the device side
     (while :; do dd if=/dev/vda of=/dev/null bs=64k 2>/dev/null; done) &
+    # and read its configuration now and then (a request to the device)
+    (while :; do cat /sys/block/vda/cache_type >/dev/null 2>&1; sleep 1
+     done) &
     report io-loop running
     sleep 3600
     ;;

@@ -16,7 +16,9 @@
 # loopback arrives intact, and that 64 KiB come from /dev/hwrng; it then
 # kills the device side during guest disk I/O and checks that the driver
 # side keeps running and answering QMP.  "demo" leaves the guest console
-# on the terminal.  Guest packages (linux-image-arm64, busybox-static) are
+# on the terminal.  Before that kill it also stops (SIGSTOP) the device
+# side and checks that a guest request times out without hanging the
+# driver side.  Guest packages (linux-image-arm64, busybox-static) are
 # downloaded by package name and cached in BUILD_DIR/e2e.  Nothing is left
 # behind, pass or fail.
 
@@ -351,6 +353,17 @@ run_test()
     start_driver 2
     wait_guest
     check_line disk "$disk_sha"
+
+    log "stopping the device side: requests must time out"
+    kill -STOP "$device_pid"
+    wait_for "$work/driver.log" "did not answer" 15 "$driver_pid" ||
+        die "no request timed out while the device side was stopped"
+    status=$(qmp_status "$work/driver.qmp") ||
+        die "device side stopped: the driver side does not answer QMP"
+    [ "$status" = running ] || die "device side stopped: driver side $status"
+    log "device side stopped: a request timed out, the device was failed," \
+        "the driver side is $status and answers QMP"
+    kill -CONT "$device_pid"
 
     log "killing the device side during guest disk I/O"
     kill_side "$device_pid" "device side" "$work/driver.qmp"
