@@ -17,8 +17,8 @@
 # kills the device side during guest disk I/O and checks that the driver
 # side keeps running and answering QMP.  "demo" leaves the guest console
 # on the terminal.  Before that kill it also stops (SIGSTOP) the device
-# side and checks that a guest request times out without hanging the
-# driver side.  Guest packages (linux-image-arm64, busybox-static) are
+# side and resets the guest, and checks that requests time out without
+# hanging the driver side.  Guest packages (linux-image-arm64, busybox-static) are
 # downloaded by package name and cached in BUILD_DIR/e2e.  Nothing is left
 # behind, pass or fail.
 
@@ -36,7 +36,7 @@ extra_args=(${E2E_QEMU_ARGS:-})
 cache=$build/e2e
 python=/usr/bin/python3
 mem_size=512M
-boot_timeout=300
+boot_timeout=120
 
 . "$repo/scripts/fork/apt-private.sh"
 
@@ -165,17 +165,20 @@ free_port()
     "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# qmp SOCKET: print the run state the QEMU behind SOCKET reports
+# qmp SOCKET [COMMAND]: run COMMAND (default query-status) and print the
+# run state the QEMU behind SOCKET then reports
 qmp_status()
 {
-    "$python" - "$1" <<'PY'
+    "$python" - "$1" "${2:-}" <<'PY'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
+s.settimeout(30)
 s.connect(sys.argv[1])
 f = s.makefile("rw")
 f.readline()
-for cmd in ("qmp_capabilities", "query-status"):
+for cmd in ("qmp_capabilities", sys.argv[2], "query-status"):
+    if not cmd:
+        continue
     f.write(json.dumps({"execute": cmd}) + "\n")
     f.flush()
     while True:
@@ -249,8 +252,8 @@ prepare_pair()
     fi
     driver+=(-device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0
         -kernel "$kernel" -initrd "$initrd"
-        -append "console=ttyAMA0 rdinit=/init quiet panic=-1 vmsg.mode=$gmode vmsg.url=http://10.0.2.2:$port/file"
-        -nic none -no-reboot "${extra_args[@]}")
+        -append "console=ttyAMA0 rdinit=/init quiet panic=0 vmsg.mode=$gmode vmsg.url=http://10.0.2.2:$port/file"
+        -nic none "${extra_args[@]}")
 }
 
 start_device()
@@ -348,22 +351,27 @@ run_test()
     grep -q "VMSG-E2E rng 65536 virtio_rng" "$console" ||
         die "rng: /dev/hwrng is not virtio_rng"
 
+    # A stopped device side answers nothing: requests must time out.  The
+    # guest's reset and reboot make requests (status, then configuration
+    # reads when its drivers probe again).
+    log "stopping the device side, then resetting the driver side's guest"
+    kill -STOP "$device_pid"
+    status=$(qmp_status "$work/driver.qmp" system_reset) ||
+        die "device side stopped: the driver side does not answer QMP"
+    wait_for "$work/driver.log" "did not answer" 60 "$driver_pid" ||
+        die "no request timed out while the device side was stopped"
+    status=$(qmp_status "$work/driver.qmp") ||
+        die "device side stopped: the driver side does not answer QMP"
+    [ "$status" = running ] || die "device side stopped: driver side $status"
+    log "device side stopped: requests timed out, the devices were failed," \
+        "the driver side is $status and answers QMP"
+    kill -CONT "$device_pid"
+
     log "killing the driver side; a new one must get working devices"
     kill_side "$driver_pid" "driver side" "$work/device.qmp"
     start_driver 2
     wait_guest
     check_line disk "$disk_sha"
-
-    log "stopping the device side: requests must time out"
-    kill -STOP "$device_pid"
-    wait_for "$work/driver.log" "did not answer" 15 "$driver_pid" ||
-        die "no request timed out while the device side was stopped"
-    status=$(qmp_status "$work/driver.qmp") ||
-        die "device side stopped: the driver side does not answer QMP"
-    [ "$status" = running ] || die "device side stopped: driver side $status"
-    log "device side stopped: a request timed out, the device was failed," \
-        "the driver side is $status and answers QMP"
-    kill -CONT "$device_pid"
 
     log "killing the device side during guest disk I/O"
     kill_side "$device_pid" "device side" "$work/driver.qmp"
