@@ -42,6 +42,9 @@ static void proxy_pci_machine_done(Notifier *notifier, void *data)
     PCIDevice *pci = PCI_DEVICE(s);
 
     virtio_msg_proxy_driver_connect(&s->vdev);
+    if (!s->vdev.ready) {
+        return;     /* a failed device; no driver should bind it */
+    }
     pci_config_set_device_id(pci->config, PCI_DEVICE_ID_VIRTIO_10_BASE +
                              VIRTIO_DEVICE(&s->vdev)->device_id);
 }

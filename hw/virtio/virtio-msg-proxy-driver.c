@@ -387,17 +387,20 @@ void virtio_msg_proxy_driver_connect(VirtIOMSGProxyDriver *s)
         error_report_err(err);
         exit(1);
     }
+    /*
+     * What the peer does (or fails to do) must not end this QEMU: without a
+     * usable remote device the proxy stays a failed device.
+     */
     if (!virtio_msg_bus_linux_user_wait_link(link,
                                              link->connect_timeout_ms)) {
-        error_report("virtio-msg-proxy-driver: no peer on virtio-msg bus "
-                     "'%s' within %u ms", s->msg_bus,
-                     link->connect_timeout_ms);
-        exit(1);
+        error_setg(&err, "no peer within %u ms", link->connect_timeout_ms);
+    } else {
+        proxy_fetch_identity(s, &err);
     }
-    if (!proxy_fetch_identity(s, &err)) {
+    if (err) {
         error_reportf_err(err, "virtio-msg-proxy-driver: dev %u on '%s': ",
                           s->dev_num, s->msg_bus);
-        exit(1);
+        proxy_fail(s, "no usable remote device");
     }
 }
 

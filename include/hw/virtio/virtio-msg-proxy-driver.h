@@ -46,8 +46,10 @@ struct VirtIOMSGProxyDriver {
 /*
  * Connect to the remote device and take its identity, waiting for the
  * peer if need be; done once, when the machine is complete (transports
- * that need the identity then call it first).  A missing bus or peer, or
- * an unusable remote device, is a configuration error: QEMU exits.
+ * that need the identity then call it first).  A missing bus or a second
+ * proxy for the same dev_num is a configuration error: QEMU exits.  No
+ * peer, or an unusable remote device, leaves a failed device
+ * (DEVICE_NEEDS_RESET) and QEMU running.
  */
 void virtio_msg_proxy_driver_connect(VirtIOMSGProxyDriver *s);
 
