@@ -25,7 +25,8 @@ UNIT_TESTS := \
 
 QTESTS := \
 	tests/qtest/qos-test \
-	tests/qtest/virtio-msg-amp-pci-test
+	tests/qtest/virtio-msg-amp-pci-test \
+	tests/qtest/virtio-msg-peer-test
 
 # vhost-user needs host notifiers (ioeventfd/irqfd), which the virtio-msg
 # transport does not provide: those qos paths are not run over virtio-msg.

@@ -19,9 +19,32 @@
 #include "hw/hotplug.h"
 #include "hw/virtio/virtio-msg-bus.h"
 #include "hw/virtio/virtio-msg.h"
+#include "hw/virtio/virtio-msg-driver.h"
 #include "exec/address-spaces.h"
 #include "qemu/timer.h"
 #include "trace.h"
+
+static QTAILQ_HEAD(, VirtIOMSGBus) virtio_msg_buses =
+    QTAILQ_HEAD_INITIALIZER(virtio_msg_buses);
+
+VirtIOMSGBus *virtio_msg_bus_find(const char *name)
+{
+    VirtIOMSGBus *bus;
+
+    QTAILQ_FOREACH(bus, &virtio_msg_buses, next) {
+        if (name && !strcmp(BUS(bus)->name, name)) {
+            return bus;
+        }
+    }
+    return NULL;
+}
+
+VirtIOMSGBus *virtio_msg_bus_find_only(void)
+{
+    VirtIOMSGBus *first = QTAILQ_FIRST(&virtio_msg_buses);
+
+    return first && !QTAILQ_NEXT(first, next) ? first : NULL;
+}
 
 static VirtIOMSGBusDeviceClass *backend_class(VirtIOMSGBus *bus)
 {
@@ -37,6 +60,7 @@ bool virtio_msg_bus_init(VirtIOMSGBus *bus, DeviceState *parent,
     bus->backend = VIRTIO_MSG_BUS_DEVICE(parent);
     bus->index = index;
     bus->max_msg_size = MIN(max_msg_size, VIRTIO_MSG_MAX_SIZE);
+    QTAILQ_INSERT_TAIL(&virtio_msg_buses, bus, next);
 
     /* Children are listed newest first: create them backwards */
     for (int i = VIRTIO_MSG_MAX_DEVS - 1; i >= 0; i--) {
@@ -67,6 +91,42 @@ bool virtio_msg_bus_link_up(VirtIOMSGBus *bus)
     VirtIOMSGBusDeviceClass *bdc = backend_class(bus);
 
     return !bdc->link_up || bdc->link_up(bus->backend, bus);
+}
+
+bool virtio_msg_bus_can_wait(VirtIOMSGBus *bus)
+{
+    return backend_class(bus)->wait != NULL;
+}
+
+void virtio_msg_bus_wait(VirtIOMSGBus *bus, int64_t timeout_ms)
+{
+    backend_class(bus)->wait(bus->backend, bus, MAX(timeout_ms, 0));
+}
+
+void virtio_msg_bus_wait_link(VirtIOMSGBus *bus)
+{
+    VirtIOMSGBusDeviceClass *bdc = backend_class(bus);
+
+    if (bdc->wait_link && !virtio_msg_bus_link_up(bus)) {
+        bdc->wait_link(bus->backend, bus);
+    }
+}
+
+void virtio_msg_bus_purge(VirtIOMSGBus *bus, uint16_t dev_num)
+{
+    VirtIOMSGBusDeviceClass *bdc = backend_class(bus);
+
+    if (bdc->purge) {
+        bdc->purge(bus->backend, bus, dev_num);
+    }
+}
+
+void virtio_msg_bus_link_down(VirtIOMSGBus *bus)
+{
+    if (bus->driver) {
+        virtio_msg_driver_link_down(bus->driver);
+    }
+    bus_cold_reset(BUS(bus));
 }
 
 void virtio_msg_bus_process(VirtIOMSGBus *bus)
@@ -109,7 +169,7 @@ void virtio_msg_bus_drop(VirtIOMSGBus *bus, const VirtIOMSG *msg,
                               msg->dev_num, why);
 }
 
-static VirtIOMSGProxy *proxy_of(VirtIOMSGBus *bus, DeviceState *vdev)
+static VirtIOMSGTransport *transport_of(VirtIOMSGBus *bus, DeviceState *vdev)
 {
     BusState *parent = qdev_get_parent_bus(vdev);
 
@@ -174,106 +234,17 @@ static void virtio_msg_bus_handle_bus_msg(VirtIOMSGBus *bus,
     virtio_msg_bus_send(bus, &resp);
 }
 
-/* A response: it completes the request we wait for, or it is stale. */
-static void virtio_msg_bus_complete(VirtIOMSGBus *bus, const VirtIOMSG *msg)
+/* Responses and device-to-driver events go to the driver side. */
+static bool is_for_driver(const VirtIOMSG *msg)
 {
-    VirtIOMSGPendingRequest *p = &bus->pending;
-
-    if (!p->active || p->done || p->id != msg->id || p->token != msg->token ||
-        p->dev_num != msg->dev_num ||
-        p->type != (msg->type & ~VIRTIO_MSG_TYPE_RESPONSE)) {
-        virtio_msg_bus_drop(bus, msg, "response to no pending request");
-        return;
+    if (msg->type & VIRTIO_MSG_TYPE_RESPONSE) {
+        return true;
     }
-    *p->resp = *msg;
-    p->done = true;
-}
-
-/* EVENT_USED and EVENT_CONFIG go to the driver of their dev_num. */
-static void virtio_msg_bus_driver_event(VirtIOMSGBus *bus,
-                                        const VirtIOMSG *msg)
-{
-    VirtIOMSGDriverPort *port = msg->dev_num < VIRTIO_MSG_MAX_DEVS ?
-                                &bus->drivers[msg->dev_num] : NULL;
-
-    if (!port || !port->event) {
-        virtio_msg_bus_drop(bus, msg, "device-to-driver event sent to "
-                            "the device side");
-        return;
+    if (msg->type & VIRTIO_MSG_TYPE_BUS) {
+        return msg->id == VIRTIO_MSG_BUS_EVENT_DEVICE;
     }
-    port->event(port->opaque, msg);
-}
-
-bool virtio_msg_bus_register_driver(VirtIOMSGBus *bus, uint16_t dev_num,
-                                    VirtIOMSGDriverEventFn event,
-                                    void *opaque, Error **errp)
-{
-    if (dev_num >= VIRTIO_MSG_MAX_DEVS) {
-        error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
-        return false;
-    }
-    if (bus->drivers[dev_num].event) {
-        error_setg(errp, "dev-num %u of virtio-msg bus '%s' already has a "
-                   "driver", dev_num, BUS(bus)->name);
-        return false;
-    }
-    bus->drivers[dev_num].event = event;
-    bus->drivers[dev_num].opaque = opaque;
-    return true;
-}
-
-void virtio_msg_bus_unregister_driver(VirtIOMSGBus *bus, uint16_t dev_num)
-{
-    if (dev_num < VIRTIO_MSG_MAX_DEVS) {
-        bus->drivers[dev_num].event = NULL;
-        bus->drivers[dev_num].opaque = NULL;
-    }
-}
-
-void virtio_msg_bus_link_lost(VirtIOMSGBus *bus)
-{
-    for (int i = 0; i < VIRTIO_MSG_MAX_DEVS; i++) {
-        if (bus->drivers[i].event) {
-            bus->drivers[i].event(bus->drivers[i].opaque, NULL);
-        }
-    }
-}
-
-bool virtio_msg_bus_request(VirtIOMSGBus *bus, VirtIOMSG *req,
-                            VirtIOMSG *resp, uint32_t timeout_ms)
-{
-    VirtIOMSGPendingRequest *p = &bus->pending;
-    int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + timeout_ms;
-    bool ok;
-
-    if (p->active || !virtio_msg_bus_link_up(bus)) {
-        return false;
-    }
-    bus->last_token = bus->last_token + 1 ? bus->last_token + 1 : 1;
-    req->token = bus->last_token;
-    *p = (VirtIOMSGPendingRequest) {
-        .active = true, .type = req->type, .id = req->id,
-        .dev_num = req->dev_num, .token = req->token, .resp = resp,
-    };
-    virtio_msg_bus_send(bus, req);
-
-    /* The answer comes from another process: poll for it, bounded. */
-    for (;;) {
-        virtio_msg_bus_process(bus);
-        if (p->done || !virtio_msg_bus_link_up(bus) ||
-            qemu_clock_get_ms(QEMU_CLOCK_REALTIME) >= deadline) {
-            break;
-        }
-        g_usleep(20);
-    }
-    ok = p->done;
-    p->active = false;
-    if (!ok) {
-        trace_virtio_msg_bus_timeout(BUS(bus)->name,
-                                     virtio_msg_name(req->type, req->id),
-                                     req->dev_num, req->token);
-    }
-    return ok;
+    return msg->id == VIRTIO_MSG_EVENT_USED ||
+           msg->id == VIRTIO_MSG_EVENT_CONFIG;
 }
 
 void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
@@ -281,7 +252,7 @@ void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
 {
     VirtIOMSGDecodeError err;
     VirtIOMSG msg;
-    VirtIOMSGProxy *proxy;
+    VirtIOMSGTransport *xport;
 
     err = virtio_msg_decode(buf, len, bus->max_msg_size, &msg);
     if (err != VIRTIO_MSG_OK) {
@@ -292,25 +263,25 @@ void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
                                  virtio_msg_name(msg.type, msg.id),
                                  msg.type, msg.dev_num, msg.token, msg.size);
 
-    if (msg.type & VIRTIO_MSG_TYPE_RESPONSE) {
-        virtio_msg_bus_complete(bus, &msg);
-        return;
-    }
-    if (msg.type == 0 && (msg.id == VIRTIO_MSG_EVENT_USED ||
-                          msg.id == VIRTIO_MSG_EVENT_CONFIG)) {
-        virtio_msg_bus_driver_event(bus, &msg);
+    if (is_for_driver(&msg)) {
+        if (!bus->driver) {
+            virtio_msg_bus_drop(bus, &msg, "device-to-driver message sent "
+                                "to the device side");
+            return;
+        }
+        virtio_msg_driver_receive(bus->driver, &msg);
         return;
     }
     if (msg.type & VIRTIO_MSG_TYPE_BUS) {
         virtio_msg_bus_handle_bus_msg(bus, &msg);
         return;
     }
-    proxy = msg.dev_num < VIRTIO_MSG_MAX_DEVS ? bus->devs[msg.dev_num] : NULL;
-    if (!proxy || !virtio_msg_get_vdev(proxy)) {
+    xport = msg.dev_num < VIRTIO_MSG_MAX_DEVS ? bus->devs[msg.dev_num] : NULL;
+    if (!xport || !virtio_msg_get_vdev(xport)) {
         virtio_msg_bus_drop(bus, &msg, "no device with this dev_num");
         return;
     }
-    virtio_msg_handle(proxy, &msg);
+    virtio_msg_handle(xport, &msg);
 }
 
 /*
@@ -342,16 +313,16 @@ static void virtio_msg_bus_plug(HotplugHandler *hotplug_dev,
                                 DeviceState *dev, Error **errp)
 {
     VirtIOMSGBus *bus = VIRTIO_MSG_BUS(hotplug_dev);
-    VirtIOMSGProxy *proxy;
+    VirtIOMSGTransport *xport;
 
     if (!object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_DEVICE)) {
         return;
     }
-    proxy = proxy_of(bus, dev);
-    trace_virtio_msg_bus_plug(BUS(bus)->name, proxy ? proxy->dev_num : -1,
+    xport = transport_of(bus, dev);
+    trace_virtio_msg_bus_plug(BUS(bus)->name, xport ? xport->dev_num : -1,
                               dev->hotplugged);
-    if (proxy && dev->hotplugged) {
-        virtio_msg_bus_event_device(bus, proxy->dev_num,
+    if (xport && dev->hotplugged) {
+        virtio_msg_bus_event_device(bus, xport->dev_num,
                                     VIRTIO_MSG_DEVICE_READY);
     }
 }
@@ -360,15 +331,15 @@ static void virtio_msg_bus_unplug(HotplugHandler *hotplug_dev,
                                   DeviceState *dev, Error **errp)
 {
     VirtIOMSGBus *bus = VIRTIO_MSG_BUS(hotplug_dev);
-    VirtIOMSGProxy *proxy = proxy_of(bus, dev);
+    VirtIOMSGTransport *xport = transport_of(bus, dev);
 
-    if (!object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_DEVICE) || !proxy) {
+    if (!object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_DEVICE) || !xport) {
         error_setg(errp, "%s: only virtio devices can be unplugged",
                    BUS(bus)->name);
         return;
     }
-    trace_virtio_msg_bus_unplug(BUS(bus)->name, proxy->dev_num);
-    virtio_msg_bus_event_device(bus, proxy->dev_num,
+    trace_virtio_msg_bus_unplug(BUS(bus)->name, xport->dev_num);
+    virtio_msg_bus_event_device(bus, xport->dev_num,
                                 VIRTIO_MSG_DEVICE_REMOVED);
 }
 
@@ -396,6 +367,16 @@ static void virtio_msg_bus_class_init(ObjectClass *klass, void *data)
     hc->unplug = virtio_msg_bus_unplug;
 }
 
+static void virtio_msg_bus_finalize(Object *obj)
+{
+    VirtIOMSGBus *bus = VIRTIO_MSG_BUS(obj);
+
+    if (bus->backend) {
+        QTAILQ_REMOVE(&virtio_msg_buses, bus, next);
+    }
+    virtio_msg_driver_free(bus);
+}
+
 static const TypeInfo virtio_msg_bus_types[] = {
     {
         /*
@@ -406,6 +387,7 @@ static const TypeInfo virtio_msg_bus_types[] = {
         .parent = TYPE_VIRTIO_BUS,
         .instance_size = sizeof(VirtIOMSGBus),
         .class_init = virtio_msg_bus_class_init,
+        .instance_finalize = virtio_msg_bus_finalize,
         .interfaces = (InterfaceInfo[]) {
             { TYPE_HOTPLUG_HANDLER },
             { }

@@ -2,7 +2,7 @@
  * x-virtio-msg: a machine without CPUs that only hosts virtio-msg devices
  *
  * It is the device half of a two-QEMU AMP system: virtio device models
- * behind a virtio-msg bus (for example virtio-msg-bus-linux-user) serve a
+ * behind a virtio-msg bus (a bus device that reaches the other QEMU) serve a
  * driver running in another QEMU.  Its RAM is the driver side's RAM (a
  * shared memory backend) mapped at the same guest physical address, so
  * ring and buffer addresses need no translation.
@@ -20,7 +20,7 @@
 #include "hw/boards.h"
 #include "hw/sysbus.h"
 #include "exec/address-spaces.h"
-#include "hw/virtio/virtio-msg-bus-linux-user.h"
+#include "hw/virtio/virtio-msg-bus.h"
 
 #define TYPE_VIRTIO_MSG_MACHINE MACHINE_TYPE_NAME("x-virtio-msg")
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGMachineState, VIRTIO_MSG_MACHINE)
@@ -89,7 +89,8 @@ static void virtio_msg_machine_class_init(ObjectClass *oc, void *data)
     mc->no_floppy = 1;
     mc->no_cdrom = 1;
     mc->default_nic = NULL;
-    machine_class_allow_dynamic_sysbus_dev(mc, TYPE_VIRTIO_MSG_BUS_LINUX_USER);
+    /* any virtio-msg bus device (they implement this interface) */
+    machine_class_allow_dynamic_sysbus_dev(mc, TYPE_VIRTIO_MSG_BUS_DEVICE);
 
     object_class_property_add(oc, "ram-base", "uint64",
                               virtio_msg_machine_get_ram_base,

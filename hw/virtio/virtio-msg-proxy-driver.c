@@ -1,15 +1,24 @@
 /*
  * virtio-msg-proxy-driver: a virtio device whose real device is elsewhere
  *
- * Guest accesses become virtio-msg requests: configuration reads and
- * writes (GET/SET_CONFIG), feature negotiation (SET_FEATURES and
- * SET_DEVICE_STATUS), queue setup at DRIVER_OK (SET_VQUEUE), queue reset
- * (RESET_VQUEUE) and device reset; queue kicks become EVENT_AVAIL.  The
- * remote device's EVENT_USED and EVENT_CONFIG become the guest's
- * interrupts.  The remote side is untrusted and may vanish: what it claims
- * is bounded, and when it does not answer within the bus timeout, or goes
- * away, the device is marked DEVICE_NEEDS_RESET (with a configuration
- * interrupt) until the guest resets it.
+ * Guest accesses become virtio-msg requests through the driver-side engine
+ * of a virtio-msg bus (virtio-msg-driver.c): feature negotiation
+ * (SET_FEATURES and SET_DEVICE_STATUS), queue setup at DRIVER_OK
+ * (SET_VQUEUE), configuration writes (SET_CONFIG), queue reset
+ * (RESET_VQUEUE) and device reset; queue kicks become EVENT_AVAIL.
+ * Configuration reads are served from a copy kept by generation and
+ * refreshed after EVENT_CONFIG.  The remote device's EVENT_USED and
+ * EVENT_CONFIG become the guest's interrupts.
+ *
+ * The remote side is untrusted and may be slow or vanish.  What it claims
+ * is bounded, and every guest action waits for it at most once, for at
+ * most timeout-ms: all the requests an action needs are sent together and
+ * share one deadline.  A device that misses it, that the peer removes, or
+ * whose link goes down, is failed (virtio_error(): DEVICE_NEEDS_RESET with
+ * a configuration interrupt once the guest negotiated VERSION_1, "broken"
+ * in any case); it then fails every request at once until a guest reset
+ * that the remote device confirms.  A device that never got a usable
+ * identity stays failed, across resets too.
  *
  * Copyright (c) 2026 The virtio-msg QEMU fork authors
  *
@@ -19,14 +28,14 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
+#include "qemu/timer.h"
 #include "hw/qdev-properties.h"
-#include "hw/boards.h"
 #include "system/system.h"
 #include "hw/virtio/virtio-bus.h"
 #include "hw/virtio/virtio-msg-proxy-driver.h"
 #include "hw/virtio/virtio-msg.h"
-#include "hw/virtio/virtio-msg-bus-linux-user.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "migration/vmstate.h"
 #include "trace.h"
@@ -35,58 +44,132 @@
 #define PROXY_FEATURES_MASKED ((1ULL << VIRTIO_F_IOMMU_PLATFORM) | \
                                (1ULL << VIRTIO_F_NOTIFICATION_DATA))
 
-static void proxy_fail(VirtIOMSGProxyDriver *s, const char *why)
-{
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
-
-    if (!vdev->broken) {
-        virtio_error(vdev, "virtio-msg-proxy-driver dev %u: %s", s->dev_num,
-                     why);
-    }
-}
+/* Most config chunks a config space can take (64-byte bus: 44 bytes) */
+#define PROXY_MAX_CONFIG_CHUNKS 128
 
 /* Can we talk to the remote device now? */
 static bool proxy_usable(VirtIOMSGProxyDriver *s)
 {
-    return s->ready && !VIRTIO_DEVICE(s)->broken;
+    return s->ready && !virtio_msg_driver_failed(s->driver, s->dev_num);
 }
 
-static bool proxy_request(VirtIOMSGProxyDriver *s, uint8_t id,
-                          VirtIOMSG *req, VirtIOMSG *resp)
+static int64_t proxy_deadline(VirtIOMSGProxyDriver *s)
 {
-    virtio_msg_init(req, 0, id, s->dev_num, 0);
-    if (!virtio_msg_bus_request(s->bus, req, resp, s->timeout_ms)) {
-        proxy_fail(s, "the remote device did not answer");
+    return qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + s->timeout_ms;
+}
+
+static void proxy_fail(VirtIOMSGProxyDriver *s, const char *why)
+{
+    virtio_msg_driver_fail(s->driver, s->dev_num, why);
+}
+
+/* One request of a batch and its answer */
+typedef struct ProxyReply {
+    VirtIOMSG req;
+    VirtIOMSG resp;
+    bool answered;
+} ProxyReply;
+
+static void proxy_reply_done(void *opaque, const VirtIOMSG *resp)
+{
+    ProxyReply *r = opaque;
+
+    if (resp) {
+        r->resp = *resp;
+        r->answered = true;
+    }
+}
+
+/*
+ * Send @r->req (message @id; payload filled in by the caller).  Its answer
+ * arrives in @r during proxy_wait().
+ */
+static bool proxy_send(VirtIOMSGProxyDriver *s, uint8_t id, ProxyReply *r)
+{
+    virtio_msg_init(&r->req, 0, id, s->dev_num, 0);
+    r->answered = false;
+    return virtio_msg_driver_send(s->driver, &r->req, proxy_reply_done, r);
+}
+
+/* Wait for every request sent; false if the device failed meanwhile. */
+static bool proxy_wait(VirtIOMSGProxyDriver *s, int64_t deadline)
+{
+    return virtio_msg_driver_wait(s->driver, s->dev_num, deadline);
+}
+
+/* One request, one wait */
+static bool proxy_request(VirtIOMSGProxyDriver *s, uint8_t id, ProxyReply *r)
+{
+    return proxy_send(s, id, r) && proxy_wait(s, proxy_deadline(s)) &&
+           r->answered;
+}
+
+/* A status the device reports; false (device failed) if it needs reset */
+static bool proxy_check_status(VirtIOMSGProxyDriver *s, uint32_t status)
+{
+    if (status & VIRTIO_CONFIG_S_NEEDS_RESET) {
+        proxy_fail(s, "the remote device needs a reset");
         return false;
     }
+    s->remote_status = status;
     return true;
 }
 
-static bool proxy_set_status_remote(VirtIOMSGProxyDriver *s, uint32_t status,
-                                    uint32_t *result)
+static uint32_t proxy_config_chunk(VirtIOMSGProxyDriver *s)
 {
-    VirtIOMSG req, resp;
-
-    req.status.status = status;
-    if (!proxy_request(s, VIRTIO_MSG_SET_DEVICE_STATUS, &req, &resp)) {
-        return false;
-    }
-    *result = resp.status.status;
-    return true;
+    return virtio_msg_max_config_chunk(s->bus->max_msg_size);
 }
 
-static void proxy_set_vqueue(VirtIOMSGProxyDriver *s, uint32_t n)
+/* Send GET_CONFIG for the whole config space, one chunk per reply. */
+static bool proxy_send_config_reads(VirtIOMSGProxyDriver *s,
+                                    ProxyReply *replies, unsigned *n)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
-    VirtIOMSG req, resp;
+    uint32_t chunk = proxy_config_chunk(s);
 
-    memset(&req, 0, sizeof(req));
-    req.vq.index = n;
-    req.vq.size = virtio_queue_get_num(vdev, n);
-    req.vq.desc = virtio_queue_get_desc_addr(vdev, n);
-    req.vq.driver = virtio_queue_get_avail_addr(vdev, n);
-    req.vq.device = virtio_queue_get_used_addr(vdev, n);
-    proxy_request(s, VIRTIO_MSG_SET_VQUEUE, &req, &resp);
+    for (uint32_t off = 0; off < vdev->config_len; off += chunk) {
+        ProxyReply *r = &replies[(*n)++];
+
+        r->req.config.offset = off;
+        r->req.config.length = MIN(chunk, vdev->config_len - off);
+        if (!proxy_send(s, VIRTIO_MSG_GET_CONFIG, r)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Take the config chunks read into the cache. */
+static bool proxy_take_config(VirtIOMSGProxyDriver *s,
+                              const ProxyReply *replies, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const VirtIOMSG *req = &replies[i].req, *resp = &replies[i].resp;
+
+        if (!replies[i].answered ||
+            resp->config.offset != req->config.offset ||
+            resp->config.length != req->config.length) {
+            proxy_fail(s, "the remote device answered another config range");
+            return false;
+        }
+        memcpy(s->config_cache + req->config.offset, resp->config.data,
+               req->config.length);
+        s->generation = resp->config.generation;
+    }
+    s->config_valid = true;
+    return true;
+}
+
+static void proxy_refresh_config(VirtIOMSGProxyDriver *s)
+{
+    g_autofree ProxyReply *replies = g_new0(ProxyReply,
+                                            PROXY_MAX_CONFIG_CHUNKS);
+    int64_t deadline = proxy_deadline(s);
+    unsigned n = 0;
+
+    if (proxy_send_config_reads(s, replies, &n) && proxy_wait(s, deadline)) {
+        proxy_take_config(s, replies, n);
+    }
 }
 
 /* VirtioDeviceClass callbacks */
@@ -102,160 +185,188 @@ static uint64_t proxy_get_features(VirtIODevice *vdev, uint64_t features,
 static int proxy_validate_features(VirtIODevice *vdev)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    VirtIOMSG req, resp;
-    uint32_t status;
+    int64_t deadline = proxy_deadline(s);
+    ProxyReply feat = { }, status = { };
 
     if (!proxy_usable(s)) {
         return -EIO;
     }
-    req.features.index = 0;
-    req.features.num = 2;
-    req.features.blocks[0] = vdev->guest_features;
-    req.features.blocks[1] = vdev->guest_features >> 32;
-    if (!proxy_request(s, VIRTIO_MSG_SET_FEATURES, &req, &resp) ||
-        !proxy_set_status_remote(s, vdev->status |
-                                 VIRTIO_CONFIG_S_FEATURES_OK, &status)) {
+    feat.req.features.index = 0;
+    feat.req.features.num = 2;
+    feat.req.features.blocks[0] = vdev->guest_features;
+    feat.req.features.blocks[1] = vdev->guest_features >> 32;
+    status.req.status.status = vdev->status | VIRTIO_CONFIG_S_FEATURES_OK;
+    if (!proxy_send(s, VIRTIO_MSG_SET_FEATURES, &feat) ||
+        !proxy_send(s, VIRTIO_MSG_SET_DEVICE_STATUS, &status) ||
+        !proxy_wait(s, deadline) || !status.answered ||
+        !proxy_check_status(s, status.resp.status.status)) {
         return -EIO;
     }
-    return status & VIRTIO_CONFIG_S_FEATURES_OK ? 0 : -EINVAL;
+    return s->remote_status & VIRTIO_CONFIG_S_FEATURES_OK ? 0 : -EINVAL;
+}
+
+static void proxy_fill_vqueue(VirtIOMSGProxyDriver *s, uint32_t n,
+                              VirtIOMSG *req)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    memset(&req->vq, 0, sizeof(req->vq));
+    req->vq.index = n;
+    req->vq.size = virtio_queue_get_num(vdev, n);
+    req->vq.desc = virtio_queue_get_desc_addr(vdev, n);
+    req->vq.driver = virtio_queue_get_avail_addr(vdev, n);
+    req->vq.device = virtio_queue_get_used_addr(vdev, n);
 }
 
 static void proxy_set_status(VirtIODevice *vdev, uint8_t val)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    uint32_t status;
+    g_autofree ProxyReply *vqs = NULL;
+    int64_t deadline = proxy_deadline(s);
+    ProxyReply status = { };
 
-    if (!proxy_usable(s) || val == vdev->status) {
+    /* 0 is the reset's; FEATURES_OK was sent by validate_features */
+    if (!proxy_usable(s) || val == 0 || val == s->remote_status) {
         return;
     }
     if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
-        !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
-        /* the queues are set up by now: hand them to the device */
-        for (int n = 0; n < VIRTIO_QUEUE_MAX; n++) {
-            if (!virtio_queue_get_num(vdev, n)) {
-                break;
+        !(s->remote_status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        /* the queues are set up by now: hand them over with the status */
+        vqs = g_new0(ProxyReply, s->num_queues);
+        for (uint32_t n = 0; n < s->num_queues; n++) {
+            if (!virtio_queue_get_desc_addr(vdev, n)) {
+                continue;
             }
-            if (virtio_queue_get_desc_addr(vdev, n)) {
-                proxy_set_vqueue(s, n);
+            proxy_fill_vqueue(s, n, &vqs[n].req);
+            if (!proxy_send(s, VIRTIO_MSG_SET_VQUEUE, &vqs[n])) {
+                return;
             }
         }
     }
-    if (proxy_set_status_remote(s, val, &status) &&
-        (status & VIRTIO_CONFIG_S_NEEDS_RESET)) {
-        proxy_fail(s, "the remote device needs a reset");
+    status.req.status.status = val;
+    if (proxy_send(s, VIRTIO_MSG_SET_DEVICE_STATUS, &status) &&
+        proxy_wait(s, deadline) && status.answered) {
+        proxy_check_status(s, status.resp.status.status);
+    }
+}
+
+/* Make a device without a usable remote device look failed again */
+static void proxy_refail_bh(void *opaque)
+{
+    VirtIOMSGProxyDriver *s = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (!proxy_usable(s) && !vdev->broken) {
+        virtio_error(vdev, "virtio-msg-proxy-driver dev %u: no usable remote "
+                     "device", s->dev_num);
     }
 }
 
 static void proxy_reset(VirtIODevice *vdev)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    VirtIOMSG req, resp;
 
-    /* a reset is also how the guest recovers a device that failed */
-    if (!s->ready || !virtio_msg_bus_link_up(s->bus)) {
+    s->remote_status = 0;
+    /*
+     * The remote device must stop using the rings before the guest reuses
+     * their memory: only a confirmed reset makes the device usable again.
+     */
+    if (s->ready && s->bus &&
+        virtio_msg_driver_reset_device(s->driver, s->dev_num,
+                                       s->timeout_ms)) {
+        s->config_valid = false;
         return;
     }
-    virtio_msg_init(&req, 0, VIRTIO_MSG_SET_DEVICE_STATUS, s->dev_num, 0);
-    req.status.status = 0;
-    virtio_msg_bus_request(s->bus, &req, &resp, s->timeout_ms);
+    /* virtio_reset() clears "broken" after us: set it again */
+    if (s->refail_bh && s->connected) {
+        qemu_bh_schedule(s->refail_bh);
+    }
 }
 
 static void proxy_get_config(VirtIODevice *vdev, uint8_t *config)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    uint32_t chunk = virtio_msg_max_config_chunk(s->bus ?
-                                                 s->bus->max_msg_size : 64);
-    VirtIOMSG req, resp;
 
-    if (!proxy_usable(s)) {
-        return;
+    if (!s->config_valid && proxy_usable(s)) {
+        proxy_refresh_config(s);
     }
-    for (uint32_t off = 0; off < vdev->config_len; off += chunk) {
-        req.config.offset = off;
-        req.config.length = MIN(chunk, vdev->config_len - off);
-        if (!proxy_request(s, VIRTIO_MSG_GET_CONFIG, &req, &resp)) {
-            return;
-        }
-        if (resp.config.offset != off ||
-            resp.config.length != req.config.length) {
-            proxy_fail(s, "the remote device answered another config range");
-            return;
-        }
-        memcpy(config + off, resp.config.data, resp.config.length);
-        s->generation = resp.config.generation;
-    }
-    memcpy(s->shadow_config, config, vdev->config_len);
+    memcpy(config, s->config_cache, vdev->config_len);
 }
 
-/* Write the bytes of @config that differ from what the device has. */
+/* Write the bytes of @config that differ from the device's. */
 static void proxy_set_config(VirtIODevice *vdev, const uint8_t *config)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    uint32_t chunk = virtio_msg_max_config_chunk(s->bus->max_msg_size);
-    VirtIOMSG req, resp;
+    uint32_t chunk = proxy_config_chunk(s);
+    int64_t deadline = proxy_deadline(s);
     uint32_t off = 0;
 
-    while (proxy_usable(s) && off < vdev->config_len) {
+    while (proxy_usable(s) && s->config_valid && off < vdev->config_len) {
+        ProxyReply r = { };
         uint32_t len = 0;
 
-        if (config[off] == s->shadow_config[off]) {
+        if (config[off] == s->config_cache[off]) {
             off++;
             continue;
         }
         while (off + len < vdev->config_len && len < chunk &&
-               config[off + len] != s->shadow_config[off + len]) {
+               config[off + len] != s->config_cache[off + len]) {
             len++;
         }
-        req.config.generation = s->generation;
-        req.config.offset = off;
-        req.config.length = len;
-        memcpy(req.config.data, config + off, len);
-        if (!proxy_request(s, VIRTIO_MSG_SET_CONFIG, &req, &resp)) {
+        r.req.config.generation = s->generation;
+        r.req.config.offset = off;
+        r.req.config.length = len;
+        memcpy(r.req.config.data, config + off, len);
+        if (!proxy_send(s, VIRTIO_MSG_SET_CONFIG, &r) ||
+            !proxy_wait(s, deadline) || !r.answered) {
             return;
         }
-        s->generation = resp.config.generation;
-        if (resp.config.length == len) {
-            memcpy(s->shadow_config + off, config + off, len);
+        s->generation = r.resp.config.generation;
+        if (r.resp.config.length == len) {
+            memcpy(s->config_cache + off, config + off, len);
         }
         off += len;
     }
+    /* a write may change other fields: read them again when asked */
+    s->config_valid = false;
 }
 
 static void proxy_handle_output(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    VirtIOMSG ev;
+    VirtIOMSG ev = { };
 
     if (!proxy_usable(s)) {
         return;
     }
     virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_AVAIL, s->dev_num, 0);
     ev.vq.index = virtio_get_queue_index(vq);
-    ev.vq.next_offset = 0;
-    virtio_msg_bus_send(s->bus, &ev);
+    virtio_msg_driver_send_event(s->driver, &ev);
 }
 
 static void proxy_queue_reset(VirtIODevice *vdev, uint32_t n)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
-    VirtIOMSG req, resp;
+    ProxyReply r = { };
 
     if (proxy_usable(s)) {
-        req.vq.index = n;
-        proxy_request(s, VIRTIO_MSG_RESET_VQUEUE, &req, &resp);
+        r.req.vq.index = n;
+        proxy_request(s, VIRTIO_MSG_RESET_VQUEUE, &r);
     }
 }
 
 static void proxy_queue_enable(VirtIODevice *vdev, uint32_t n)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
+    ProxyReply r = { };
 
     if (proxy_usable(s) && (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
-        proxy_set_vqueue(s, n);
+        proxy_fill_vqueue(s, n, &r.req);
+        proxy_request(s, VIRTIO_MSG_SET_VQUEUE, &r);
     }
 }
 
-/* Events from the remote device */
+/* Events from the remote device (VirtIOMSGDriverOps) */
 
 static void proxy_notify_queue(VirtIOMSGProxyDriver *s, uint32_t n)
 {
@@ -263,7 +374,7 @@ static void proxy_notify_queue(VirtIOMSGProxyDriver *s, uint32_t n)
     BusState *qbus = qdev_get_parent_bus(DEVICE(vdev));
     VirtioBusClass *k = VIRTIO_BUS_GET_CLASS(qbus);
 
-    if (n >= VIRTIO_QUEUE_MAX || !virtio_queue_get_num(vdev, n) ||
+    if (n >= s->num_queues || !virtio_queue_get_num(vdev, n) ||
         vdev->broken || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
         return;
     }
@@ -279,127 +390,192 @@ static void proxy_event(void *opaque, const VirtIOMSG *msg)
 {
     VirtIOMSGProxyDriver *s = opaque;
 
-    if (!msg) {
-        proxy_fail(s, "the virtio-msg peer went away");
-        return;
-    }
     trace_virtio_msg_proxy_event(s->dev_num, virtio_msg_name(msg->type,
                                                               msg->id));
+    if (!s->ready) {
+        return;
+    }
     if (msg->id == VIRTIO_MSG_EVENT_USED) {
         proxy_notify_queue(s, msg->vq.index);
-    } else if (msg->config.status & VIRTIO_CONFIG_S_NEEDS_RESET) {
-        proxy_fail(s, "the remote device needs a reset");
-    } else {
-        virtio_notify_config(VIRTIO_DEVICE(s));
+        return;
+    }
+    if (!proxy_check_status(s, msg->config.status)) {
+        return;
+    }
+    /* the config changed: read it again when the guest asks */
+    s->config_valid = false;
+    virtio_notify_config(VIRTIO_DEVICE(s));
+}
+
+static void proxy_failed(void *opaque, const char *why)
+{
+    VirtIOMSGProxyDriver *s = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (!vdev->broken) {
+        virtio_error(vdev, "virtio-msg-proxy-driver dev %u: %s", s->dev_num,
+                     why);
     }
 }
 
+static const VirtIOMSGDriverOps proxy_driver_ops = {
+    .event = proxy_event,
+    .failed = proxy_failed,
+};
+
 /*
- * Device ids QEMU's virtio code has names and feature tables for (what
- * the id is used for here, in QMP queries); a peer must not pick another.
+ * Device ids whose QEMU device model is in this build, so that every part
+ * of QEMU that looks at a device id (QMP introspection included) knows
+ * it; a peer must not pick another.
  */
-static bool proxy_device_id_known(uint32_t id)
+static bool proxy_device_id_supported(uint32_t id)
 {
-    return id >= VIRTIO_ID_NET && id <= VIRTIO_ID_GPIO &&
-           id != 14 && id != 15;
+    static const struct {
+        uint32_t id;
+        const char *type;
+    } known[] = {
+        { VIRTIO_ID_NET, "virtio-net-device" },
+        { VIRTIO_ID_BLOCK, "virtio-blk-device" },
+        { VIRTIO_ID_CONSOLE, "virtio-serial-device" },
+        { VIRTIO_ID_RNG, "virtio-rng-device" },
+        { VIRTIO_ID_BALLOON, "virtio-balloon-device" },
+        { VIRTIO_ID_SCSI, "virtio-scsi-device" },
+        { VIRTIO_ID_GPU, "virtio-gpu-device" },
+        { VIRTIO_ID_INPUT, "virtio-input-device" },
+        { VIRTIO_ID_CRYPTO, "virtio-crypto-device" },
+        { VIRTIO_ID_IOMMU, "virtio-iommu-device" },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+        if (known[i].id == id) {
+            return object_class_by_name(known[i].type) != NULL;
+        }
+    }
+    return false;
+}
+
+/* Check DEVICE_INFO and take the device id, config size and queues */
+static bool proxy_take_info(VirtIOMSGProxyDriver *s, const VirtIOMSG *info,
+                            Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (!proxy_device_id_supported(info->info.device_id) ||
+        (s->virtio_id && info->info.device_id != s->virtio_id)) {
+        error_setg(errp, "the remote device has virtio id %u%s",
+                   info->info.device_id,
+                   s->virtio_id ? ", not virtio-id" : ", unsupported here");
+        return false;
+    }
+    if (info->info.config_size > VIRTIO_MSG_PROXY_MAX_CONFIG ||
+        DIV_ROUND_UP(info->info.config_size, proxy_config_chunk(s)) >
+        PROXY_MAX_CONFIG_CHUNKS ||
+        info->info.max_virtqueues > VIRTIO_MSG_PROXY_MAX_QUEUES) {
+        error_setg(errp, "the remote device claims %u bytes of config and "
+                   "%u queues", info->info.config_size,
+                   info->info.max_virtqueues);
+        return false;
+    }
+    g_free(vdev->config);
+    g_free(s->config_cache);
+    vdev->config_len = info->info.config_size;
+    vdev->config = g_malloc0(MAX(vdev->config_len, 1));
+    s->config_cache = g_malloc0(MAX(vdev->config_len, 1));
+    s->num_queues = info->info.max_virtqueues;
+    return true;
 }
 
 /* Take the remote device's identity; false if it is unusable. */
 static bool proxy_fetch_identity(VirtIOMSGProxyDriver *s, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
-    VirtIOMSG req, resp;
-    uint32_t nq;
+    g_autofree ProxyReply *vqs = NULL;
+    g_autofree ProxyReply *config = g_new0(ProxyReply,
+                                           PROXY_MAX_CONFIG_CHUNKS);
+    ProxyReply info = { }, feat = { };
+    unsigned nconfig = 0;
+    int64_t deadline;
 
-    if (!proxy_request(s, VIRTIO_MSG_DEVICE_INFO, &req, &resp)) {
+    if (!proxy_request(s, VIRTIO_MSG_DEVICE_INFO, &info)) {
         error_setg(errp, "no answer to DEVICE_INFO");
         return false;
     }
-    if (!proxy_device_id_known(resp.info.device_id) ||
-        (s->virtio_id && resp.info.device_id != s->virtio_id)) {
-        error_setg(errp, "the remote device has virtio id %u%s",
-                   resp.info.device_id, s->virtio_id ? ", not virtio-id" : "");
+    if (!proxy_take_info(s, &info.resp, errp)) {
         return false;
-    }
-    if (resp.info.config_size > VIRTIO_MSG_PROXY_MAX_CONFIG ||
-        resp.info.max_virtqueues > VIRTIO_MSG_PROXY_MAX_QUEUES) {
-        error_setg(errp, "the remote device claims %u bytes of config and "
-                   "%u queues", resp.info.config_size,
-                   resp.info.max_virtqueues);
-        return false;
-    }
-    vdev->device_id = resp.info.device_id;
-    g_free(vdev->config);
-    g_free(s->shadow_config);
-    vdev->config_len = resp.info.config_size;
-    vdev->config = g_malloc0(MAX(vdev->config_len, 1));
-    s->shadow_config = g_malloc0(MAX(vdev->config_len, 1));
-
-    nq = resp.info.max_virtqueues;
-    for (uint32_t n = 0; n < nq; n++) {
-        req.vq.index = n;
-        if (!proxy_request(s, VIRTIO_MSG_GET_VQUEUE, &req, &resp)) {
-            error_setg(errp, "no answer to GET_VQUEUE");
-            return false;
-        }
-        if (!resp.vq.max_size || resp.vq.max_size > VIRTQUEUE_MAX_SIZE) {
-            error_setg(errp, "queue %u has size %u", n, resp.vq.max_size);
-            return false;
-        }
-        virtio_add_queue(vdev, resp.vq.max_size, proxy_handle_output);
     }
 
-    req.features.index = 0;
-    req.features.num = 2;
-    if (!proxy_request(s, VIRTIO_MSG_GET_FEATURES, &req, &resp) ||
-        resp.features.num < 2) {
-        error_setg(errp, "no answer to GET_FEATURES");
+    /* everything else at once, with one deadline */
+    deadline = proxy_deadline(s);
+    vqs = g_new0(ProxyReply, s->num_queues);
+    feat.req.features.index = 0;
+    feat.req.features.num = 2;
+    if (!proxy_send(s, VIRTIO_MSG_GET_FEATURES, &feat)) {
+        goto no_answer;
+    }
+    for (uint32_t n = 0; n < s->num_queues; n++) {
+        vqs[n].req.vq.index = n;
+        if (!proxy_send(s, VIRTIO_MSG_GET_VQUEUE, &vqs[n])) {
+            goto no_answer;
+        }
+    }
+    if (!proxy_send_config_reads(s, config, &nconfig) ||
+        !proxy_wait(s, deadline)) {
+        goto no_answer;
+    }
+    if (!feat.answered || feat.resp.features.num < 2) {
+        error_setg(errp, "bad answer to GET_FEATURES");
         return false;
     }
-    s->remote_features = (resp.features.blocks[0] |
-                          (uint64_t)resp.features.blocks[1] << 32) &
+    for (uint32_t n = 0; n < s->num_queues; n++) {
+        uint32_t size = vqs[n].resp.vq.max_size;
+
+        if (!vqs[n].answered || vqs[n].resp.vq.index != n || !size ||
+            size > VIRTQUEUE_MAX_SIZE) {
+            error_setg(errp, "queue %u has size %u", n, size);
+            return false;
+        }
+    }
+    if (!proxy_take_config(s, config, nconfig)) {
+        error_setg(errp, "bad answer to GET_CONFIG");
+        return false;
+    }
+
+    vdev->device_id = info.resp.info.device_id;
+    for (uint32_t n = 0; n < s->num_queues; n++) {
+        virtio_add_queue(vdev, vqs[n].resp.vq.max_size, proxy_handle_output);
+    }
+    s->remote_features = (feat.resp.features.blocks[0] |
+                          (uint64_t)feat.resp.features.blocks[1] << 32) &
                          ~PROXY_FEATURES_MASKED;
     vdev->host_features = s->remote_features;
     s->ready = true;
     trace_virtio_msg_proxy_ready(s->dev_num, vdev->device_id,
-                                 vdev->config_len, nq, s->remote_features);
+                                 vdev->config_len, s->num_queues,
+                                 s->remote_features);
     return true;
+
+no_answer:
+    error_setg(errp, "no answer to the identity requests");
+    return false;
 }
 
 void virtio_msg_proxy_driver_connect(VirtIOMSGProxyDriver *s)
 {
-    VirtIOMSGBusLinuxUser *link;
     Error *err = NULL;
 
-    if (s->bus) {
+    if (s->connected) {
         return;     /* done already */
     }
-    link = virtio_msg_bus_linux_user_find(s->msg_bus);
-    if (!link) {
-        error_report("virtio-msg-proxy-driver: no virtio-msg bus named '%s'",
-                     s->msg_bus);
-        exit(1);
-    }
-    s->bus = &link->bus;
-    s->timeout_ms = link->timeout_ms;
-    if (!virtio_msg_bus_register_driver(s->bus, s->dev_num, proxy_event, s,
-                                        &err)) {
-        error_report_err(err);
-        exit(1);
-    }
-    /*
-     * What the peer does (or fails to do) must not end this QEMU: without a
-     * usable remote device the proxy stays a failed device.
-     */
-    if (!virtio_msg_bus_linux_user_wait_link(link,
-                                             link->connect_timeout_ms)) {
-        error_setg(&err, "no peer within %u ms", link->connect_timeout_ms);
+    s->connected = true;
+    if (!virtio_msg_driver_wait_link(s->driver)) {
+        error_setg(&err, "the link to the peer is not up");
     } else {
         proxy_fetch_identity(s, &err);
     }
     if (err) {
+        /* what the peer does or fails to do must not end this QEMU */
         error_reportf_err(err, "virtio-msg-proxy-driver: dev %u on '%s': ",
-                          s->dev_num, s->msg_bus);
+                          s->dev_num, BUS(s->bus)->name);
         proxy_fail(s, "no usable remote device");
     }
 }
@@ -417,14 +593,9 @@ static void proxy_realize(DeviceState *dev, Error **errp)
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(dev);
     DeviceState *transport = qdev_get_parent_bus(dev)->parent;
 
-    if (s->dev_num >= VIRTIO_MSG_MAX_DEVS) {
-        error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
-        return;
-    }
     if (object_dynamic_cast(OBJECT(transport), TYPE_VIRTIO_MSG)) {
         error_setg(errp, "a virtio-msg-proxy-driver cannot sit on a "
-                   "virtio-msg bus: give bus=virtio-mmio-bus.N, or put it "
-                   "before the virtio-msg bus device on the command line");
+                   "virtio-msg bus: give bus=virtio-mmio-bus.N");
         return;
     }
     if (object_property_find(OBJECT(transport), "force-legacy") &&
@@ -433,10 +604,33 @@ static void proxy_realize(DeviceState *dev, Error **errp)
                    "-global virtio-mmio.force-legacy=false");
         return;
     }
+    if (!s->timeout_ms) {
+        error_setg(errp, "timeout-ms must not be 0");
+        return;
+    }
+    s->bus = s->msg_bus ? virtio_msg_bus_find(s->msg_bus)
+                        : virtio_msg_bus_find_only();
+    if (!s->bus) {
+        if (s->msg_bus) {
+            error_setg(errp, "msg-bus: no virtio-msg bus named '%s' (create "
+                       "its bus device before the proxies)", s->msg_bus);
+        } else {
+            error_setg(errp, "msg-bus: name the virtio-msg bus (there is "
+                       "not exactly one; create it before the proxies)");
+        }
+        return;
+    }
+    s->driver = virtio_msg_driver_get(s->bus);
+    if (!virtio_msg_driver_register(s->driver, s->dev_num, &proxy_driver_ops,
+                                    s, errp)) {
+        s->driver = NULL;
+        return;
+    }
     /* a stand-in identity until the remote device's is known */
     virtio_init(vdev, VIRTIO_ID_RNG, 0);
     vdev->name = TYPE_VIRTIO_MSG_PROXY_DRIVER;
-    s->shadow_config = g_malloc0(1);
+    s->config_cache = g_malloc0(1);
+    s->refail_bh = qemu_bh_new(proxy_refail_bh, s);
     s->machine_done.notify = proxy_machine_done;
     qemu_add_machine_init_done_notifier(&s->machine_done);
 }
@@ -447,16 +641,12 @@ static void proxy_unrealize(DeviceState *dev)
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(dev);
 
     qemu_remove_machine_init_done_notifier(&s->machine_done);
-    if (s->bus) {
-        virtio_msg_bus_unregister_driver(s->bus, s->dev_num);
-    }
-    for (int n = 0; n < VIRTIO_QUEUE_MAX; n++) {
-        if (!virtio_queue_get_num(vdev, n)) {
-            break;
-        }
+    virtio_msg_driver_unregister(s->driver, s->dev_num);
+    qemu_bh_delete(s->refail_bh);
+    for (uint32_t n = 0; n < s->num_queues && s->ready; n++) {
         virtio_delete_queue(virtio_get_queue(vdev, n));
     }
-    g_free(s->shadow_config);
+    g_free(s->config_cache);
     virtio_cleanup(vdev);
 }
 
@@ -469,12 +659,8 @@ static const Property proxy_properties[] = {
     DEFINE_PROP_STRING("msg-bus", VirtIOMSGProxyDriver, msg_bus),
     DEFINE_PROP_UINT16("dev-num", VirtIOMSGProxyDriver, dev_num, 0),
     DEFINE_PROP_UINT32("virtio-id", VirtIOMSGProxyDriver, virtio_id, 0),
+    DEFINE_PROP_UINT32("timeout-ms", VirtIOMSGProxyDriver, timeout_ms, 2000),
 };
-
-static void proxy_instance_init(Object *obj)
-{
-    VIRTIO_MSG_PROXY_DRIVER(obj)->msg_bus = g_strdup("linux-user");
-}
 
 static void proxy_class_init(ObjectClass *klass, void *data)
 {
@@ -486,6 +672,16 @@ static void proxy_class_init(ObjectClass *klass, void *data)
     dc->hotpluggable = false;
     dc->vmsd = &vmstate_proxy;
     device_class_set_props(dc, proxy_properties);
+    object_class_property_set_description(klass, "msg-bus",
+        "name of the virtio-msg bus of the remote device (default: the "
+        "only virtio-msg bus)");
+    object_class_property_set_description(klass, "dev-num",
+        "device number of the remote device on that bus");
+    object_class_property_set_description(klass, "virtio-id",
+        "virtio device id the remote device must have (0: any)");
+    object_class_property_set_description(klass, "timeout-ms",
+        "longest wait for the remote device per guest action; a device "
+        "that misses it fails until the guest resets it");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
     vdc->realize = proxy_realize;
     vdc->unrealize = proxy_unrealize;
@@ -504,7 +700,6 @@ static const TypeInfo proxy_types[] = {
         .name = TYPE_VIRTIO_MSG_PROXY_DRIVER,
         .parent = TYPE_VIRTIO_DEVICE,
         .instance_size = sizeof(VirtIOMSGProxyDriver),
-        .instance_init = proxy_instance_init,
         .class_init = proxy_class_init,
     },
 };

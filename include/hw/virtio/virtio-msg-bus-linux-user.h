@@ -18,8 +18,7 @@
 #include "hw/sysbus.h"
 #include "chardev/char-fe.h"
 #include "hw/virtio/virtio-msg-bus.h"
-#include "hw/virtio/virtio-msg-spsc.h"
-#include "hw/virtio/virtio-msg-backlog.h"
+#include "hw/virtio/virtio-msg-channel.h"
 
 #define TYPE_VIRTIO_MSG_BUS_LINUX_USER "virtio-msg-bus-linux-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGBusLinuxUser, VIRTIO_MSG_BUS_LINUX_USER)
@@ -34,35 +33,24 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGBusLinuxUser, VIRTIO_MSG_BUS_LINUX_USER)
 struct VirtIOMSGBusLinuxUser {
     SysBusDevice parent_obj;
 
+    /* Properties */
     CharBackend chr;
     char *name;
-    uint32_t timeout_ms;
     uint32_t connect_timeout_ms;
 
     VirtIOMSGBus bus;
     bool server;
+    /* The link: valid only while up */
     bool up;
     int memfd;
     uint8_t *shm;
     size_t shm_size;
-    SPSCQueue tx;
-    SPSCQueue rx;
+    VirtIOMSGChannel ch;
+    /* Connecting side: the setup message received so far */
     uint8_t setup[VIRTIO_MSG_LU_SETUP_SIZE];
     size_t setup_len;
-    VirtIOMSGBacklog backlog;
     QEMUTimer *retry_timer;
     QEMUBH *process_bh;
-    QTAILQ_ENTRY(VirtIOMSGBusLinuxUser) next;
 };
-
-/* The bus device called @name, if any (driver-side proxies look it up). */
-VirtIOMSGBusLinuxUser *virtio_msg_bus_linux_user_find(const char *name);
-
-/*
- * Wait, running the main loop, until the link of @s is up or @timeout_ms
- * passes.  Only for use before the guest starts.
- */
-bool virtio_msg_bus_linux_user_wait_link(VirtIOMSGBusLinuxUser *s,
-                                         uint32_t timeout_ms);
 
 #endif

@@ -23,7 +23,7 @@
 
 #define VIRTIO_MSG_MAX_DEVS 32
 
-typedef struct VirtIOMSGProxy VirtIOMSGProxy;
+typedef struct VirtIOMSGTransport VirtIOMSGTransport;
 
 /* The interface a backend implements. */
 #define TYPE_VIRTIO_MSG_BUS_DEVICE "virtio-msg-bus-device"
@@ -56,28 +56,25 @@ struct VirtIOMSGBusDeviceClass {
     AddressSpace *(*get_dma_as)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
     /* Is the other side there?  (NULL: always) */
     bool (*link_up)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
+    /*
+     * Driver side (optional; a bus without wait cannot carry drivers).
+     * wait: block (no main loop) until the peer may have sent something,
+     * it hangs up, or @timeout_ms pass; process what arrived.
+     * wait_link: block until the link is up, as long as the backend is
+     * configured to wait for its peer.
+     */
+    void (*wait)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
+                 int64_t timeout_ms);
+    void (*wait_link)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
+    /*
+     * purge: forget the messages for @dev_num that still wait to be sent
+     * (replies and events to a device that was just reset).
+     */
+    void (*purge)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
+                  uint16_t dev_num);
 };
 
-/*
- * Driver side: what the other end sends to the driver of one dev_num
- * (EVENT_USED, EVENT_CONFIG, and link loss as a NULL message).
- */
-typedef void (*VirtIOMSGDriverEventFn)(void *opaque, const VirtIOMSG *msg);
-
-typedef struct VirtIOMSGDriverPort {
-    VirtIOMSGDriverEventFn event;
-    void *opaque;
-} VirtIOMSGDriverPort;
-
-typedef struct VirtIOMSGPendingRequest {
-    bool active;
-    bool done;
-    uint8_t type;
-    uint8_t id;
-    uint16_t dev_num;
-    uint16_t token;
-    VirtIOMSG *resp;
-} VirtIOMSGPendingRequest;
+typedef struct VirtIOMSGDriver VirtIOMSGDriver;
 
 struct VirtIOMSGBus {
     VirtioBusState parent_obj;
@@ -86,12 +83,11 @@ struct VirtIOMSGBus {
     VirtIOMSGBusDevice *backend;
     uint16_t max_msg_size;
     unsigned index;             /* the backend's channel number */
-    VirtIOMSGProxy *devs[VIRTIO_MSG_MAX_DEVS];
+    VirtIOMSGTransport *devs[VIRTIO_MSG_MAX_DEVS];
 
-    /* Driver side */
-    VirtIOMSGDriverPort drivers[VIRTIO_MSG_MAX_DEVS];
-    VirtIOMSGPendingRequest pending;
-    uint16_t last_token;
+    /* Driver side, if a driver registered (virtio-msg-driver.c) */
+    VirtIOMSGDriver *driver;
+    QTAILQ_ENTRY(VirtIOMSGBus) next;
 };
 
 /**
@@ -117,20 +113,24 @@ AddressSpace *virtio_msg_bus_get_dma_as(VirtIOMSGBus *bus);
 
 bool virtio_msg_bus_link_up(VirtIOMSGBus *bus);
 
+/* The virtio-msg bus called @name, of any backend. */
+VirtIOMSGBus *virtio_msg_bus_find(const char *name);
+/* The only virtio-msg bus that exists, if there is exactly one. */
+VirtIOMSGBus *virtio_msg_bus_find_only(void);
+
+/* Backend operations for the driver side (see VirtIOMSGBusDeviceClass) */
+bool virtio_msg_bus_can_wait(VirtIOMSGBus *bus);
+void virtio_msg_bus_wait(VirtIOMSGBus *bus, int64_t timeout_ms);
+void virtio_msg_bus_wait_link(VirtIOMSGBus *bus);
+
+/* Forget what waits to be sent for @dev_num (after a device reset). */
+void virtio_msg_bus_purge(VirtIOMSGBus *bus, uint16_t dev_num);
+
 /*
- * Driver side.  virtio_msg_bus_register_driver: deliver events for
- * @dev_num to @event.  virtio_msg_bus_request: send @req with a fresh
- * token and wait up to @timeout_ms for its response, which is stored in
- * @resp; returns false on timeout or when the link is down.
+ * Called by the backend when the link to the peer goes down: drivers here
+ * see their devices fail, devices here are reset.
  */
-bool virtio_msg_bus_register_driver(VirtIOMSGBus *bus, uint16_t dev_num,
-                                    VirtIOMSGDriverEventFn event,
-                                    void *opaque, Error **errp);
-void virtio_msg_bus_unregister_driver(VirtIOMSGBus *bus, uint16_t dev_num);
-bool virtio_msg_bus_request(VirtIOMSGBus *bus, VirtIOMSG *req,
-                            VirtIOMSG *resp, uint32_t timeout_ms);
-/* Tell every driver that the link went down. */
-void virtio_msg_bus_link_lost(VirtIOMSGBus *bus);
+void virtio_msg_bus_link_down(VirtIOMSGBus *bus);
 
 /* Log and trace a message that is dropped because it is malformed. */
 void virtio_msg_bus_drop(VirtIOMSGBus *bus, const VirtIOMSG *msg,

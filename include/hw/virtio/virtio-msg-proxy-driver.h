@@ -3,7 +3,7 @@
  *
  * It shows the guest an ordinary virtio device (behind virtio-mmio, or
  * virtio-pci with virtio-msg-proxy-driver-pci) and turns the guest's
- * accesses into virtio-msg requests to a device on a virtio-msg bus, for
+ * accesses into virtio-msg requests to a device on any virtio-msg bus, for
  * example in another QEMU.  Its identity (device id, features, config
  * size, queues) is the remote device's, fetched once the machine is built.
  *
@@ -17,6 +17,7 @@
 
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-msg-bus.h"
+#include "hw/virtio/virtio-msg-driver.h"
 #include "qemu/notify.h"
 
 #define TYPE_VIRTIO_MSG_PROXY_DRIVER "virtio-msg-proxy-driver"
@@ -33,23 +34,28 @@ struct VirtIOMSGProxyDriver {
     char *msg_bus;
     uint16_t dev_num;
     uint32_t virtio_id;
+    uint32_t timeout_ms;
 
     VirtIOMSGBus *bus;
-    uint32_t timeout_ms;
+    VirtIOMSGDriver *driver;
     Notifier machine_done;
-    bool ready;
+    QEMUBH *refail_bh;
+    bool connected;             /* the identity was asked for */
+    bool ready;                 /* and taken */
     uint64_t remote_features;
+    uint32_t remote_status;     /* as last confirmed by the device */
+    uint32_t num_queues;
+    /* The device's config space as last read, valid for generation */
+    bool config_valid;
     uint32_t generation;
-    uint8_t *shadow_config;     /* config as last read from the device */
+    uint8_t *config_cache;
 };
 
 /*
- * Connect to the remote device and take its identity, waiting for the
- * peer if need be; done once, when the machine is complete (transports
- * that need the identity then call it first).  A missing bus or a second
- * proxy for the same dev_num is a configuration error: QEMU exits.  No
- * peer, or an unusable remote device, leaves a failed device
- * (DEVICE_NEEDS_RESET) and QEMU running.
+ * Take the remote device's identity, waiting (bounded, once per bus) for
+ * the link if need be; done once, when the machine is complete
+ * (transports that need the identity then call it first).  No peer, or an
+ * unusable remote device, leaves a failed device and QEMU running.
  */
 void virtio_msg_proxy_driver_connect(VirtIOMSGProxyDriver *s);
 
