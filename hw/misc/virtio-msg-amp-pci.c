@@ -16,12 +16,14 @@
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
+#include "qemu/range.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "hw/misc/virtio-msg-amp-pci.h"
+#include "hw/virtio/virtio-msg.h"
 #include "migration/vmstate.h"
 #include "trace.h"
 
@@ -53,41 +55,21 @@ static void fifo_kick_irq(VirtIOMSGAmpFifo *f)
     qemu_bh_schedule(f->amp->bh);
 }
 
-/* Move waiting messages to the driver's queue while it has room. */
-static void fifo_flush_backlog(VirtIOMSGAmpFifo *f)
+/* The FIFO's queues, empty; nothing waits */
+static void fifo_attach(VirtIOMSGAmpFifo *f)
 {
-    if (virtio_msg_backlog_flush(&f->backlog, &f->to_driver)) {
-        fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DRIVER);
-        fifo_kick_irq(f);
-        trace_virtio_msg_amp_backlog(f->index, f->backlog.count);
-    }
-    if (f->backlog.count) {
-        timer_mod(f->amp->retry_timer,
-                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + BACKLOG_RETRY_NS);
-    }
+    uint8_t *window = fifo_window(f->amp, f->index);
+
+    virtio_msg_channel_attach(&f->ch, window + VIRTIO_MSG_AMP_TO_DRIVER,
+                              VIRTIO_MSG_AMP_QUEUE_SIZE,
+                              window + VIRTIO_MSG_AMP_TO_DEVICE,
+                              VIRTIO_MSG_AMP_QUEUE_SIZE);
 }
 
-static void fifo_backlog_add(VirtIOMSGAmpFifo *f, const VirtIOMSG *msg,
-                             const uint8_t *buf, size_t len)
+static void fifo_retry_later(VirtIOMSGAmpFifo *f)
 {
-    switch (virtio_msg_backlog_add(&f->backlog, msg, buf, len)) {
-    case VIRTIO_MSG_BACKLOG_COALESCED:
-        trace_virtio_msg_amp_coalesce(f->index, msg->id, msg->dev_num);
-        return;
-    case VIRTIO_MSG_BACKLOG_FULL:
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "virtio-msg-amp-pci: FIFO %u: driver does not consume "
-                      "its queue and %d messages wait; dropping %s for "
-                      "dev %u\n", f->index, VIRTIO_MSG_BACKLOG_MAX,
-                      virtio_msg_name(msg->type, msg->id), msg->dev_num);
-        trace_virtio_msg_amp_backlog_full(f->index, msg->id, msg->dev_num);
-        return;
-    case VIRTIO_MSG_BACKLOG_QUEUED:
-        trace_virtio_msg_amp_backlog(f->index, f->backlog.count);
-        timer_mod(f->amp->retry_timer,
-                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + BACKLOG_RETRY_NS);
-        return;
-    }
+    timer_mod(f->amp->retry_timer,
+              qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + BACKLOG_RETRY_NS);
 }
 
 /* VirtIOMSGBusDeviceClass::send */
@@ -97,48 +79,54 @@ static void virtio_msg_amp_send(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
 {
     VirtIOMSGAmpFifo *f = fifo_of_bus(bus);
 
-    if (!f->backlog.count &&
-        spsc_send(&f->to_driver, buf, MIN(len, VIRTIO_MSG_AMP_MSG_SIZE))) {
+    switch (virtio_msg_channel_send(&f->ch, msg, buf, len)) {
+    case VIRTIO_MSG_CHANNEL_SENT:
         fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DRIVER);
         fifo_kick_irq(f);
-        return;
+        break;
+    case VIRTIO_MSG_CHANNEL_WAITING:
+        fifo_retry_later(f);
+        break;
+    case VIRTIO_MSG_CHANNEL_DROPPED:
+        break;
     }
-    fifo_backlog_add(f, msg, buf, len);
+}
+
+/* Move waiting messages to the driver's queue while it has room. */
+static void fifo_flush_backlog(VirtIOMSGAmpFifo *f)
+{
+    if (virtio_msg_channel_flush(&f->ch)) {
+        fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DRIVER);
+        fifo_kick_irq(f);
+    }
 }
 
 /*
- * VirtIOMSGBusDeviceClass::process: handle the driver's messages.  At most
- * one queue's worth per call (the rest is left to the bottom half), and
- * none while responses pile up because the driver does not consume them.
+ * VirtIOMSGBusDeviceClass::process: handle the driver's messages, with the
+ * channel's policy (one queue's worth per call, the rest is left to the
+ * bottom half; none while responses pile up).
  */
 static void virtio_msg_amp_process(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus)
 {
     VirtIOMSGAmpFifo *f = fifo_of_bus(bus);
-    uint8_t slot[SPSC_SLOT_SIZE];
-    uint32_t n;
-    bool got = false;
 
-    if (f->processing) {
-        return;
-    }
-    f->processing = true;
     fifo_flush_backlog(f);
-    for (n = 0; n < f->to_device.capacity; n++) {
-        if (f->backlog.count >= VIRTIO_MSG_AMP_BACKLOG_PAUSE ||
-            !spsc_recv(&f->to_device, slot)) {
-            break;
-        }
-        got = true;
-        virtio_msg_bus_receive(bus, slot, sizeof(slot));
-    }
-    if (got) {
+    if (virtio_msg_channel_receive(&f->ch, bus)) {
         fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DEVICE);
     }
-    f->more_requests = !spsc_empty(&f->to_device);
-    if (f->more_requests && f->backlog.count < VIRTIO_MSG_AMP_BACKLOG_PAUSE) {
+    fifo_flush_backlog(f);
+    if (f->ch.more && f->ch.backlog.count < VIRTIO_MSG_CHANNEL_PAUSE) {
         qemu_bh_schedule(f->amp->bh);
     }
-    f->processing = false;
+    if (virtio_msg_channel_busy(&f->ch)) {
+        fifo_retry_later(f);
+    }
+}
+
+static void virtio_msg_amp_purge(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
+                                 uint16_t dev_num)
+{
+    virtio_msg_channel_purge(&fifo_of_bus(bus)->ch, dev_num);
 }
 
 static AddressSpace *virtio_msg_amp_get_dma_as(VirtIOMSGBusDevice *bd,
@@ -155,7 +143,7 @@ static void virtio_msg_amp_bh(void *opaque)
     for (unsigned i = 0; i < s->num_fifos; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        if (f->more_requests) {
+        if (f->ch.more) {
             virtio_msg_bus_process(&f->bus);
         }
         if (f->irq_pending) {
@@ -173,7 +161,7 @@ static void virtio_msg_amp_retry(void *opaque)
     for (unsigned i = 0; i < s->num_fifos; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        if (f->backlog.count || f->more_requests) {
+        if (virtio_msg_channel_busy(&f->ch)) {
             virtio_msg_bus_process(&f->bus);
         }
     }
@@ -228,6 +216,39 @@ static const MemoryRegionOps virtio_msg_amp_reg_ops = {
         .max_access_size = 4,
     },
 };
+
+static void amp_set_dma_enabled(VirtIOMSGAmpPCI *s, bool enabled)
+{
+    for (unsigned i = 0; i < s->num_fifos; i++) {
+        for (unsigned n = 0; n < VIRTIO_MSG_MAX_DEVS; n++) {
+            if (s->fifos[i].bus.devs[n]) {
+                virtio_msg_set_dma_enabled(s->fifos[i].bus.devs[n], enabled);
+            }
+        }
+    }
+}
+
+/*
+ * Bus Master Enable.  Clearing it resets the devices behind the function
+ * (as virtio-pci stops its device) and keeps them from guest memory until
+ * it is set again.  They are stopped before the bit changes, so that
+ * nothing they still do fails half-way.
+ */
+static void virtio_msg_amp_write_config(PCIDevice *pci_dev, uint32_t addr,
+                                        uint32_t val, int len)
+{
+    VirtIOMSGAmpPCI *s = VIRTIO_MSG_AMP_PCI(pci_dev);
+    bool was = pci_dev->config[PCI_COMMAND] & PCI_COMMAND_MASTER;
+
+    if (was && range_covers_byte(addr, len, PCI_COMMAND) &&
+        !((val >> (8 * (PCI_COMMAND - addr))) & PCI_COMMAND_MASTER)) {
+        amp_set_dma_enabled(s, false);
+    }
+    pci_default_write_config(pci_dev, addr, val, len);
+    if (!was && (pci_dev->config[PCI_COMMAND] & PCI_COMMAND_MASTER)) {
+        amp_set_dma_enabled(s, true);
+    }
+}
 
 static void virtio_msg_amp_realize(PCIDevice *pci_dev, Error **errp)
 {
@@ -287,10 +308,9 @@ static void virtio_msg_amp_realize(PCIDevice *pci_dev, Error **errp)
 
         f->amp = s;
         f->index = i;
-        spsc_init(&f->to_device, fifo_window(s, i) + VIRTIO_MSG_AMP_TO_DEVICE,
-                  VIRTIO_MSG_AMP_QUEUE_SIZE);
-        spsc_init(&f->to_driver, fifo_window(s, i) + VIRTIO_MSG_AMP_TO_DRIVER,
-                  VIRTIO_MSG_AMP_QUEUE_SIZE);
+        f->name = g_strdup_printf("virtio-msg-amp-pci: FIFO %u", i);
+        virtio_msg_channel_init(&f->ch, f->name);
+        fifo_attach(f);
         if (!virtio_msg_bus_init(&f->bus, dev, name, i,
                                  VIRTIO_MSG_AMP_MSG_SIZE, errp)) {
             return;
@@ -309,6 +329,10 @@ static void virtio_msg_amp_exit(PCIDevice *pci_dev)
     if (s->bh) {
         qemu_bh_delete(s->bh);
         s->bh = NULL;
+    }
+    for (unsigned i = 0; i < VIRTIO_MSG_AMP_MAX_FIFOS; i++) {
+        g_free(s->fifos[i].name);
+        s->fifos[i].name = NULL;
     }
     msix_unuse_all_vectors(pci_dev);
     msix_uninit_exclusive_bar(pci_dev);
@@ -332,9 +356,8 @@ static void virtio_msg_amp_reset_exit(Object *obj, ResetType type)
     for (unsigned i = 0; i < s->num_fifos; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        virtio_msg_backlog_reset(&f->backlog);
+        fifo_attach(f);
         f->irq_pending = false;
-        f->more_requests = false;
     }
     timer_del(s->retry_timer);
 }
@@ -346,10 +369,10 @@ static int virtio_msg_amp_post_load(void *opaque, int version_id)
     for (unsigned i = 0; i < VIRTIO_MSG_AMP_MAX_FIFOS; i++) {
         VirtIOMSGAmpFifo *f = &s->fifos[i];
 
-        if (i >= s->num_fifos && f->backlog.count) {
+        if (i >= s->num_fifos && (f->ch.backlog.count || f->ch.more)) {
             return -EINVAL;
         }
-        if (i < s->num_fifos && (f->backlog.count || f->more_requests)) {
+        if (i < s->num_fifos && virtio_msg_channel_busy(&f->ch)) {
             timer_mod(s->retry_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
         }
     }
@@ -362,9 +385,8 @@ static const VMStateDescription vmstate_virtio_msg_amp_fifo = {
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
         VMSTATE_BOOL(irq_pending, VirtIOMSGAmpFifo),
-        VMSTATE_BOOL(more_requests, VirtIOMSGAmpFifo),
-        VMSTATE_STRUCT(backlog, VirtIOMSGAmpFifo, 1,
-                       vmstate_virtio_msg_backlog, VirtIOMSGBacklog),
+        VMSTATE_STRUCT(ch, VirtIOMSGAmpFifo, 1,
+                       vmstate_virtio_msg_channel, VirtIOMSGChannel),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -397,6 +419,7 @@ static void virtio_msg_amp_class_init(ObjectClass *klass, void *data)
 
     pc->realize = virtio_msg_amp_realize;
     pc->exit = virtio_msg_amp_exit;
+    pc->config_write = virtio_msg_amp_write_config;
     pc->vendor_id = VIRTIO_MSG_AMP_PCI_VENDOR_ID;
     pc->device_id = VIRTIO_MSG_AMP_PCI_DEVICE_ID;
     pc->revision = VIRTIO_MSG_AMP_PCI_REVISION;
@@ -410,6 +433,7 @@ static void virtio_msg_amp_class_init(ObjectClass *klass, void *data)
     bdc->send = virtio_msg_amp_send;
     bdc->process = virtio_msg_amp_process;
     bdc->get_dma_as = virtio_msg_amp_get_dma_as;
+    bdc->purge = virtio_msg_amp_purge;
 }
 
 static const TypeInfo virtio_msg_amp_types[] = {

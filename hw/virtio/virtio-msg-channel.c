@@ -110,7 +110,7 @@ bool virtio_msg_channel_busy(VirtIOMSGChannel *c)
 
 void virtio_msg_channel_purge(VirtIOMSGChannel *c, uint16_t dev_num)
 {
-    /* XXX wired once the backlog can purge */
+    virtio_msg_backlog_purge(&c->backlog, dev_num);
 }
 
 const VMStateDescription vmstate_virtio_msg_channel = {

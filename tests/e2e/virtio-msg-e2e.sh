@@ -239,19 +239,19 @@ prepare_pair()
     driver=("$qemu" -M virt -cpu cortex-a72 -m "$mem_size"
         -object "memory-backend-file,id=mem,size=$mem_size,mem-path=$shm,share=on"
         -machine memory-backend=mem
-        -chardev "socket,id=chr0,path=$work/vmsg.sock${reconnect:+,reconnect-ms=500}")
+        -chardev "socket,id=chr0,path=$work/vmsg.sock${reconnect:+,reconnect-ms=500}"
+        -device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0)
     if [ "$kind" = pci ]; then
-        driver+=(-device virtio-msg-proxy-driver-pci,dev-num=0
-                 -device virtio-msg-proxy-driver-pci,dev-num=1
-                 -device virtio-msg-proxy-driver-pci,dev-num=2)
+        driver+=(-device virtio-msg-proxy-driver-pci,msg-bus=linux-user,dev-num=0
+                 -device virtio-msg-proxy-driver-pci,msg-bus=linux-user,dev-num=1
+                 -device virtio-msg-proxy-driver-pci,msg-bus=linux-user,dev-num=2)
     else
         driver+=(-global virtio-mmio.force-legacy=false
-                 -device virtio-msg-proxy-driver,dev-num=0
-                 -device virtio-msg-proxy-driver,dev-num=1
-                 -device virtio-msg-proxy-driver,dev-num=2)
+                 -device virtio-msg-proxy-driver,bus=virtio-mmio-bus.0,msg-bus=linux-user,dev-num=0
+                 -device virtio-msg-proxy-driver,bus=virtio-mmio-bus.1,msg-bus=linux-user,dev-num=1
+                 -device virtio-msg-proxy-driver,bus=virtio-mmio-bus.2,msg-bus=linux-user,dev-num=2)
     fi
-    driver+=(-device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0
-        -kernel "$kernel" -initrd "$initrd"
+    driver+=(-kernel "$kernel" -initrd "$initrd"
         -append "console=ttyAMA0 rdinit=/init quiet panic=0 vmsg.mode=$gmode vmsg.url=http://10.0.2.2:$port/file"
         -nic none "${extra_args[@]}")
 }

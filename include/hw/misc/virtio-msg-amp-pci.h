@@ -16,8 +16,7 @@
 
 #include "hw/pci/pci_device.h"
 #include "hw/virtio/virtio-msg-bus.h"
-#include "hw/virtio/virtio-msg-spsc.h"
-#include "hw/virtio/virtio-msg-backlog.h"
+#include "hw/virtio/virtio-msg-channel.h"
 
 #define TYPE_VIRTIO_MSG_AMP_PCI "virtio-msg-amp-pci"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGAmpPCI, VIRTIO_MSG_AMP_PCI)
@@ -43,23 +42,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGAmpPCI, VIRTIO_MSG_AMP_PCI)
 #define VIRTIO_MSG_AMP_MAX_FIFOS        8
 #define VIRTIO_MSG_AMP_MSG_SIZE         SPSC_SLOT_SIZE
 
-/*
- * Requests are not consumed while this many responses and events wait for
- * room in the driver's queue, so only events (which coalesce per device
- * and queue) can grow the backlog further.
- */
-#define VIRTIO_MSG_AMP_BACKLOG_PAUSE    64
-
 typedef struct VirtIOMSGAmpFifo {
     VirtIOMSGBus bus;
     VirtIOMSGAmpPCI *amp;
     unsigned index;
-    SPSCQueue to_device;
-    SPSCQueue to_driver;
-    bool processing;
+    char *name;
+    /* transmit: device-to-driver queue; receive: driver-to-device queue */
+    VirtIOMSGChannel ch;
     bool irq_pending;
-    bool more_requests;     /* stopped with requests still queued */
-    VirtIOMSGBacklog backlog;
 } VirtIOMSGAmpFifo;
 
 struct VirtIOMSGAmpPCI {
