@@ -16,6 +16,35 @@ static uint8_t *entry(VirtIOMSGBacklog *b, uint32_t i)
     return b->slots[(b->head + i) % VIRTIO_MSG_BACKLOG_MAX];
 }
 
+/* Is @e a transport message (not a bus message) of @dev_num? */
+static bool is_transport_msg_of(const uint8_t *e, uint16_t dev_num)
+{
+    return !(e[0] & VIRTIO_MSG_TYPE_BUS) && lduw_le_p(e + 2) == dev_num;
+}
+
+/*
+ * Does @e separate notifications of @dev_num that come before it from
+ * those that come after: the reply to a device reset (SET_DEVICE_STATUS)
+ * or to a queue reset (RESET_VQUEUE, of any queue), or the bus event that
+ * announces the device added or removed?
+ */
+static bool is_barrier(const uint8_t *e, uint16_t dev_num)
+{
+    if (e[0] & VIRTIO_MSG_TYPE_BUS) {
+        return e[1] == VIRTIO_MSG_BUS_EVENT_DEVICE &&
+               lduw_le_p(e + VIRTIO_MSG_HDR_SIZE) == dev_num;
+    }
+    return (e[0] & VIRTIO_MSG_TYPE_RESPONSE) &&
+           lduw_le_p(e + 2) == dev_num &&
+           (e[1] == VIRTIO_MSG_SET_DEVICE_STATUS ||
+            e[1] == VIRTIO_MSG_RESET_VQUEUE);
+}
+
+/*
+ * Merge a new EVENT_USED or EVENT_CONFIG into a waiting one that says the
+ * same.  Only a waiting one behind the last barrier of the device
+ * qualifies: a notification never moves across a reset or EVENT_DEVICE.
+ */
 static bool coalesce(VirtIOMSGBacklog *b, const VirtIOMSG *msg,
                      const uint8_t *buf, size_t len)
 {
@@ -23,9 +52,12 @@ static bool coalesce(VirtIOMSGBacklog *b, const VirtIOMSG *msg,
                            msg->id != VIRTIO_MSG_EVENT_CONFIG)) {
         return false;
     }
-    for (uint32_t i = 0; i < b->count; i++) {
+    for (uint32_t i = b->count; i-- > 0;) {
         uint8_t *e = entry(b, i);
 
+        if (is_barrier(e, msg->dev_num)) {
+            return false;
+        }
         if (e[0] != msg->type || e[1] != msg->id ||
             lduw_le_p(e + 2) != msg->dev_num) {
             continue;
@@ -73,6 +105,24 @@ uint32_t virtio_msg_backlog_flush(VirtIOMSGBacklog *b, SPSCQueue *q)
         sent++;
     }
     return sent;
+}
+
+void virtio_msg_backlog_purge(VirtIOMSGBacklog *b, uint16_t dev_num)
+{
+    uint32_t kept = 0;
+
+    for (uint32_t i = 0; i < b->count; i++) {
+        uint8_t *e = entry(b, i);
+
+        if (is_transport_msg_of(e, dev_num)) {
+            continue;
+        }
+        if (kept != i) {
+            memcpy(entry(b, kept), e, SPSC_SLOT_SIZE);
+        }
+        kept++;
+    }
+    b->count = kept;
 }
 
 void virtio_msg_backlog_reset(VirtIOMSGBacklog *b)

@@ -23,30 +23,47 @@
 #include "migration/vmstate.h"
 #include "trace.h"
 
-VirtIODevice *virtio_msg_get_vdev(VirtIOMSGProxy *proxy)
+/* An EVENT_AVAIL this long carries next_offset (header, index, offset) */
+#define EVENT_AVAIL_DATA_SIZE (VIRTIO_MSG_HDR_SIZE + 8)
+
+VirtIODevice *virtio_msg_get_vdev(VirtIOMSGTransport *xport)
 {
-    return virtio_bus_get_device(&proxy->bus);
+    return virtio_bus_get_device(&xport->bus);
 }
 
-static VirtIOMSGBus *msg_bus_of(VirtIOMSGProxy *proxy)
+static VirtIOMSGBus *msg_bus_of(VirtIOMSGTransport *xport)
 {
-    return VIRTIO_MSG_BUS(qdev_get_parent_bus(DEVICE(proxy)));
+    return VIRTIO_MSG_BUS(qdev_get_parent_bus(DEVICE(xport)));
 }
 
-static void virtio_msg_drop(VirtIOMSGProxy *proxy, const VirtIOMSG *msg,
+static void virtio_msg_drop(VirtIOMSGTransport *xport, const VirtIOMSG *msg,
                             const char *why)
 {
-    virtio_msg_bus_drop(msg_bus_of(proxy), msg, why);
+    virtio_msg_bus_drop(msg_bus_of(xport), msg, why);
 }
 
-static void virtio_msg_reset_transport(VirtIOMSGProxy *proxy)
+static void virtio_msg_reset_transport(VirtIOMSGTransport *xport)
 {
-    VirtIODevice *vdev = virtio_msg_get_vdev(proxy);
+    VirtIODevice *vdev = virtio_msg_get_vdev(xport);
 
-    proxy->guest_features = 0;
-    virtio_bus_reset(&proxy->bus);
+    xport->guest_features = 0;
+    virtio_bus_reset(&xport->bus);
     if (vdev) {
         vdev->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
+        /* a reset does not give back access to memory */
+        virtio_set_disabled(vdev, xport->dma_off);
+    }
+}
+
+void virtio_msg_set_dma_enabled(VirtIOMSGTransport *xport, bool enabled)
+{
+    VirtIODevice *vdev = virtio_msg_get_vdev(xport);
+
+    xport->dma_off = !enabled;
+    if (!enabled) {
+        virtio_msg_reset_transport(xport);
+    } else if (vdev) {
+        virtio_set_disabled(vdev, false);
     }
 }
 
@@ -57,10 +74,10 @@ static bool queue_exists(VirtIODevice *vdev, uint32_t index)
 }
 
 /* Is [offset, offset + length) inside the config space and the bus limit? */
-static bool config_range_ok(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static bool config_range_ok(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                             uint32_t offset, uint32_t length)
 {
-    uint16_t bus_max = msg_bus_of(proxy)->max_msg_size;
+    uint16_t bus_max = msg_bus_of(xport)->max_msg_size;
 
     return length <= virtio_msg_max_config_chunk(bus_max)
            && offset <= vdev->config_len
@@ -76,7 +93,7 @@ static void refresh_config(VirtIODevice *vdev)
     }
 }
 
-static void handle_device_info(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static void handle_device_info(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                                VirtIOMSG *resp)
 {
     resp->info.device_id = vdev->device_id;
@@ -88,11 +105,11 @@ static void handle_device_info(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
     resp->info.admin_vq_count = 0;
 }
 
-static void handle_get_features(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static void handle_get_features(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                                 const VirtIOMSG *msg, VirtIOMSG *resp)
 {
     uint32_t max = virtio_msg_max_feature_blocks(
-        msg_bus_of(proxy)->max_msg_size);
+        msg_bus_of(xport)->max_msg_size);
     uint32_t num = MIN(msg->features.num, max);
 
     resp->features.index = msg->features.index;
@@ -105,32 +122,45 @@ static void handle_get_features(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
     }
 }
 
-static void handle_set_features(VirtIOMSGProxy *proxy,
+static void handle_set_features(VirtIOMSGTransport *xport,
                                 const VirtIOMSG *msg)
 {
     for (uint32_t i = 0; i < msg->features.num; i++) {
         uint64_t block = (uint64_t)msg->features.index + i;
 
         if (block < 2) {
-            proxy->guest_features =
-                deposit64(proxy->guest_features, 32 * block, 32,
+            xport->guest_features =
+                deposit64(xport->guest_features, 32 * block, 32,
                           msg->features.blocks[i]);
         }
     }
 }
 
-static void handle_set_status(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static void handle_set_status(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                               uint32_t val)
 {
     val &= 0xff;
     if (val == 0) {
-        virtio_msg_reset_transport(proxy);
+        virtio_msg_reset_transport(xport);
+        /*
+         * Replies and events that still wait to be sent come from before
+         * the reset: the driver must not see them after its reply.
+         */
+        virtio_msg_bus_purge(msg_bus_of(xport), xport->dev_num);
         return;
     }
     if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
-        !(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
-        virtio_set_features(vdev, proxy->guest_features) < 0) {
-        val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+        !(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+        if (!virtio_has_feature(xport->guest_features, VIRTIO_F_VERSION_1)) {
+            /* virtio-msg has no legacy interface */
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "%s: dev %u: FEATURES_OK without "
+                          "VIRTIO_F_VERSION_1 refused\n",
+                          BUS(msg_bus_of(xport))->name, xport->dev_num);
+            val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+        } else if (virtio_set_features(vdev, xport->guest_features) < 0) {
+            val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+        }
     }
     if (virtio_set_status(vdev, val) < 0) {
         virtio_set_status(vdev, val & ~VIRTIO_CONFIG_S_FEATURES_OK);
@@ -154,17 +184,27 @@ static void handle_get_vqueue(VirtIODevice *vdev, uint32_t index,
     }
 }
 
-static bool handle_set_vqueue(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static bool handle_set_vqueue(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                               const VirtIOMSG *msg)
 {
     uint32_t n = msg->vq.index;
 
     if (!queue_exists(vdev, n)) {
-        virtio_msg_drop(proxy, msg, "no such virtqueue");
+        virtio_msg_drop(xport, msg, "no such virtqueue");
         return false;
     }
     if (!msg->vq.size || msg->vq.size > virtio_queue_get_max_num(vdev, n)) {
-        virtio_msg_drop(proxy, msg, "virtqueue size out of range");
+        virtio_msg_drop(xport, msg, "virtqueue size out of range");
+        return false;
+    }
+    /*
+     * A live queue (set up, device running, not reset since) cannot be
+     * moved under the device's feet: RESET_VQUEUE or a device reset first.
+     * Before DRIVER_OK the driver may set a queue again.
+     */
+    if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+        virtio_queue_get_desc_addr(vdev, n)) {
+        virtio_msg_drop(xport, msg, "virtqueue is live (reset it first)");
         return false;
     }
     virtio_queue_set_num(vdev, n, msg->vq.size);
@@ -178,12 +218,32 @@ static bool handle_set_vqueue(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
     return true;
 }
 
-static bool handle_get_config(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+/*
+ * RESET_VQUEUE is valid with VIRTIO_F_RING_RESET only, but the Linux
+ * driver sends it for every queue when it removes a device, negotiated or
+ * not, and waits for each reply.  So it is always answered; without
+ * RING_RESET the queue is reset only while the device is not running.
+ */
+static void handle_reset_vqueue(VirtIOMSGTransport *xport,
+                                VirtIODevice *vdev, uint32_t n)
+{
+    if (!virtio_vdev_has_feature(vdev, VIRTIO_F_RING_RESET) &&
+        (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "%s: dev %u: RESET_VQUEUE %u of a running device "
+                      "without VIRTIO_F_RING_RESET: queue kept\n",
+                      BUS(msg_bus_of(xport))->name, xport->dev_num, n);
+        return;
+    }
+    virtio_queue_reset(vdev, n);
+}
+
+static bool handle_get_config(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                               const VirtIOMSG *msg, VirtIOMSG *resp)
 {
-    if (!config_range_ok(proxy, vdev, msg->config.offset,
+    if (!config_range_ok(xport, vdev, msg->config.offset,
                          msg->config.length)) {
-        virtio_msg_drop(proxy, msg, "config offset/length out of range");
+        virtio_msg_drop(xport, msg, "config offset/length out of range");
         return false;
     }
     refresh_config(vdev);
@@ -195,19 +255,19 @@ static bool handle_get_config(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
     return true;
 }
 
-static bool handle_set_config(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static bool handle_set_config(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                               const VirtIOMSG *msg, VirtIOMSG *resp)
 {
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_GET_CLASS(vdev);
 
-    if (!config_range_ok(proxy, vdev, msg->config.offset,
+    if (!config_range_ok(xport, vdev, msg->config.offset,
                          msg->config.length)) {
-        virtio_msg_drop(proxy, msg, "config offset/length out of range");
+        virtio_msg_drop(xport, msg, "config offset/length out of range");
         return false;
     }
     resp->config.offset = msg->config.offset;
     if (msg->config.generation != vdev->generation) {
-        trace_virtio_msg_stale_config(proxy->dev_num, msg->config.generation,
+        trace_virtio_msg_stale_config(xport->dev_num, msg->config.generation,
                                       vdev->generation);
         resp->config.length = 0;
     } else {
@@ -223,20 +283,26 @@ static bool handle_set_config(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
     return true;
 }
 
-static void handle_event_avail(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
+static void handle_event_avail(VirtIOMSGTransport *xport, VirtIODevice *vdev,
                                const VirtIOMSG *msg)
 {
     uint32_t n = msg->vq.index;
 
     if (!queue_exists(vdev, n)) {
-        virtio_msg_drop(proxy, msg, "no such virtqueue");
+        virtio_msg_drop(xport, msg, "no such virtqueue");
         return;
     }
     if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
-        virtio_msg_drop(proxy, msg, "queue notified before DRIVER_OK");
+        virtio_msg_drop(xport, msg, "queue notified before DRIVER_OK");
         return;
     }
-    if (virtio_vdev_has_feature(vdev, VIRTIO_F_NOTIFICATION_DATA)) {
+    if (xport->dma_off) {
+        virtio_msg_drop(xport, msg, "queue notified with DMA off");
+        return;
+    }
+    /* A short EVENT_AVAIL (no next_offset) is a plain notification */
+    if (virtio_vdev_has_feature(vdev, VIRTIO_F_NOTIFICATION_DATA) &&
+        msg->size >= EVENT_AVAIL_DATA_SIZE) {
         uint32_t off = msg->vq.next_offset & VIRTIO_MSG_AVAIL_OFFSET_MASK;
         bool wrap = msg->vq.next_offset & VIRTIO_MSG_AVAIL_WRAP;
         uint16_t shadow = virtio_vdev_has_feature(vdev, VIRTIO_F_RING_PACKED)
@@ -247,34 +313,34 @@ static void handle_event_avail(VirtIOMSGProxy *proxy, VirtIODevice *vdev,
     virtio_queue_notify(vdev, n);
 }
 
-void virtio_msg_handle(VirtIOMSGProxy *proxy, const VirtIOMSG *msg)
+void virtio_msg_handle(VirtIOMSGTransport *xport, const VirtIOMSG *msg)
 {
-    VirtIODevice *vdev = virtio_msg_get_vdev(proxy);
+    VirtIODevice *vdev = virtio_msg_get_vdev(xport);
     VirtIOMSG resp;
 
     if (!vdev) {
-        virtio_msg_drop(proxy, msg, "no device with this dev_num");
+        virtio_msg_drop(xport, msg, "no device with this dev_num");
         return;
     }
     virtio_msg_init_response(&resp, msg);
 
     switch (msg->id) {
     case VIRTIO_MSG_DEVICE_INFO:
-        handle_device_info(proxy, vdev, &resp);
+        handle_device_info(xport, vdev, &resp);
         break;
     case VIRTIO_MSG_GET_FEATURES:
-        handle_get_features(proxy, vdev, msg, &resp);
+        handle_get_features(xport, vdev, msg, &resp);
         break;
     case VIRTIO_MSG_SET_FEATURES:
-        handle_set_features(proxy, msg);
+        handle_set_features(xport, msg);
         break;
     case VIRTIO_MSG_GET_CONFIG:
-        if (!handle_get_config(proxy, vdev, msg, &resp)) {
+        if (!handle_get_config(xport, vdev, msg, &resp)) {
             return;
         }
         break;
     case VIRTIO_MSG_SET_CONFIG:
-        if (!handle_set_config(proxy, vdev, msg, &resp)) {
+        if (!handle_set_config(xport, vdev, msg, &resp)) {
             return;
         }
         break;
@@ -282,31 +348,27 @@ void virtio_msg_handle(VirtIOMSGProxy *proxy, const VirtIOMSG *msg)
         resp.status.status = vdev->status;
         break;
     case VIRTIO_MSG_SET_DEVICE_STATUS:
-        handle_set_status(proxy, vdev, msg->status.status);
+        handle_set_status(xport, vdev, msg->status.status);
         resp.status.status = vdev->status;
         break;
     case VIRTIO_MSG_GET_VQUEUE:
         if (msg->vq.index >= VIRTIO_QUEUE_MAX) {
-            virtio_msg_drop(proxy, msg, "virtqueue index out of range");
+            virtio_msg_drop(xport, msg, "virtqueue index out of range");
             return;
         }
         handle_get_vqueue(vdev, msg->vq.index, &resp);
         break;
     case VIRTIO_MSG_SET_VQUEUE:
-        if (!handle_set_vqueue(proxy, vdev, msg)) {
+        if (!handle_set_vqueue(xport, vdev, msg)) {
             return;
         }
         break;
     case VIRTIO_MSG_RESET_VQUEUE:
-        if (!virtio_vdev_has_feature(vdev, VIRTIO_F_RING_RESET)) {
-            virtio_msg_drop(proxy, msg, "RING_RESET not negotiated");
-            return;
-        }
         if (!queue_exists(vdev, msg->vq.index)) {
-            virtio_msg_drop(proxy, msg, "no such virtqueue");
+            virtio_msg_drop(xport, msg, "no such virtqueue");
             return;
         }
-        virtio_queue_reset(vdev, msg->vq.index);
+        handle_reset_vqueue(xport, vdev, msg->vq.index);
         break;
     case VIRTIO_MSG_GET_SHM:
         /* No shared memory regions: length 0 */
@@ -315,39 +377,39 @@ void virtio_msg_handle(VirtIOMSGProxy *proxy, const VirtIOMSG *msg)
         resp.shm.address = 0;
         break;
     case VIRTIO_MSG_EVENT_AVAIL:
-        handle_event_avail(proxy, vdev, msg);
+        handle_event_avail(xport, vdev, msg);
         return;
     default:
-        virtio_msg_drop(proxy, msg, "device-to-driver event sent to device");
+        virtio_msg_drop(xport, msg, "device-to-driver event sent to device");
         return;
     }
-    virtio_msg_bus_send(msg_bus_of(proxy), &resp);
+    virtio_msg_bus_send(msg_bus_of(xport), &resp);
 }
 
 /* VirtioBusClass callbacks; @d is the transport */
 
 static void virtio_msg_notify(DeviceState *d, uint16_t vector)
 {
-    VirtIOMSGProxy *proxy = VIRTIO_MSG(d);
-    VirtIODevice *vdev = virtio_msg_get_vdev(proxy);
+    VirtIOMSGTransport *xport = VIRTIO_MSG(d);
+    VirtIODevice *vdev = virtio_msg_get_vdev(xport);
     VirtIOMSG ev;
 
     if (!vdev) {
         return;
     }
     if (vector == VIRTIO_MSG_CONFIG_VECTOR) {
-        virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_CONFIG, proxy->dev_num, 0);
+        virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_CONFIG, xport->dev_num, 0);
         ev.config.status = vdev->status;
         ev.config.generation = vdev->generation;
         ev.config.offset = 0;
         ev.config.length = 0;
     } else if (vector < VIRTIO_QUEUE_MAX) {
-        virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_USED, proxy->dev_num, 0);
+        virtio_msg_init(&ev, 0, VIRTIO_MSG_EVENT_USED, xport->dev_num, 0);
         ev.vq.index = vector;
     } else {
         return;
     }
-    virtio_msg_bus_send(msg_bus_of(proxy), &ev);
+    virtio_msg_bus_send(msg_bus_of(xport), &ev);
 }
 
 static void virtio_msg_pre_plugged(DeviceState *d, Error **errp)
@@ -368,10 +430,10 @@ static bool virtio_msg_ioeventfd_enabled(DeviceState *d)
 
 static void virtio_msg_device_plugged(DeviceState *d, Error **errp)
 {
-    VirtIOMSGProxy *proxy = VIRTIO_MSG(d);
+    VirtIOMSGTransport *xport = VIRTIO_MSG(d);
 
-    virtio_msg_get_vdev(proxy)->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
-    proxy->guest_features = 0;
+    virtio_msg_get_vdev(xport)->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
+    xport->guest_features = 0;
 }
 
 static AddressSpace *virtio_msg_get_dma_as(DeviceState *d)
@@ -434,18 +496,18 @@ static void virtio_msg_virtio_bus_class_init(ObjectClass *klass, void *data)
 
 static void virtio_msg_realize(DeviceState *d, Error **errp)
 {
-    VirtIOMSGProxy *proxy = VIRTIO_MSG(d);
-    VirtIOMSGBus *bus = msg_bus_of(proxy);
+    VirtIOMSGTransport *xport = VIRTIO_MSG(d);
+    VirtIOMSGBus *bus = msg_bus_of(xport);
     g_autofree char *name = NULL;
 
-    if (proxy->dev_num >= VIRTIO_MSG_MAX_DEVS) {
+    if (xport->dev_num >= VIRTIO_MSG_MAX_DEVS) {
         error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
         return;
     }
-    name = g_strdup_printf("%s.dev%u", BUS(bus)->name, proxy->dev_num);
-    qbus_init(&proxy->bus, sizeof(proxy->bus), TYPE_VIRTIO_MSG_VIRTIO_BUS,
+    name = g_strdup_printf("%s.dev%u", BUS(bus)->name, xport->dev_num);
+    qbus_init(&xport->bus, sizeof(xport->bus), TYPE_VIRTIO_MSG_VIRTIO_BUS,
               d, name);
-    qbus_set_hotplug_handler(BUS(&proxy->bus), OBJECT(bus));
+    qbus_set_hotplug_handler(BUS(&xport->bus), OBJECT(bus));
 }
 
 static void virtio_msg_reset_hold(Object *obj, ResetType type)
@@ -453,19 +515,39 @@ static void virtio_msg_reset_hold(Object *obj, ResetType type)
     virtio_msg_reset_transport(VIRTIO_MSG(obj));
 }
 
+static bool virtio_msg_dma_off_needed(void *opaque)
+{
+    return ((VirtIOMSGTransport *)opaque)->dma_off;
+}
+
+static const VMStateDescription vmstate_virtio_msg_dma_off = {
+    .name = "virtio-msg/dma-off",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virtio_msg_dma_off_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(dma_off, VirtIOMSGTransport),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_virtio_msg = {
     .name = "virtio-msg",
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(guest_features, VirtIOMSGProxy),
+        VMSTATE_UINT64(guest_features, VirtIOMSGTransport),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_virtio_msg_dma_off,
+        NULL
     },
 };
 
 static const Property virtio_msg_properties[] = {
-    DEFINE_PROP_UINT16("dev-num", VirtIOMSGProxy, dev_num, 0),
-    DEFINE_PROP_BOOL("notification-data", VirtIOMSGProxy, notification_data,
+    DEFINE_PROP_UINT16("dev-num", VirtIOMSGTransport, dev_num, 0),
+    DEFINE_PROP_BOOL("notification-data", VirtIOMSGTransport, notification_data,
                      false),
 };
 
@@ -489,7 +571,7 @@ static const TypeInfo virtio_msg_types[] = {
     {
         .name = TYPE_VIRTIO_MSG,
         .parent = TYPE_DEVICE,
-        .instance_size = sizeof(VirtIOMSGProxy),
+        .instance_size = sizeof(VirtIOMSGTransport),
         .class_init = virtio_msg_class_init,
     }, {
         .name = TYPE_VIRTIO_MSG_VIRTIO_BUS,

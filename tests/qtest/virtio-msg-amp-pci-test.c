@@ -1041,11 +1041,11 @@ static void test_ring_reset(void)
     QVirtQueue *vq;
 
     amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
-    req.vq.index = 0;
-    send_dropped(&t, &req, VIRTIO_MSG_RESET_VQUEUE);
-
     vq = driver_init(&t, features);
     rng_io(&t, vq);
+    /* a queue the device does not have */
+    req.vq.index = 1;
+    send_dropped(&t, &req, VIRTIO_MSG_RESET_VQUEUE);
     req.vq.index = 0;
     dev_request(&t, &req, VIRTIO_MSG_RESET_VQUEUE, 0, &resp);
     g_assert_cmpuint(resp.size, ==, VIRTIO_MSG_HDR_SIZE);
@@ -1183,6 +1183,442 @@ static void test_driver_reinit(void)
     amp_stop(&t);
 }
 
+/* RESET_VQUEUE of queue @index; its reply is empty. */
+static void reset_vqueue(AmpTest *t, uint32_t index)
+{
+    VirtIOMSG req, resp;
+
+    req.vq.index = index;
+    dev_request(t, &req, VIRTIO_MSG_RESET_VQUEUE, 0, &resp);
+    g_assert_cmpuint(resp.size, ==, VIRTIO_MSG_HDR_SIZE);
+}
+
+/* Status up to FEATURES_OK with VIRTIO_F_VERSION_1; returns max_size. */
+static uint32_t init_to_features_ok(AmpTest *t)
+{
+    VirtIOMSG resp;
+
+    g_assert_cmphex(set_status(t, 0), ==, 0);
+    g_assert_cmphex(set_status(t, ACK_DRIVER), ==, ACK_DRIVER);
+    g_assert_cmphex(features_ok(t, VERSION_1 >> 32), ==,
+                    ACK_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+    get_vqueue(t, 0, &resp);
+    g_assert_cmpuint(resp.vq.max_size, !=, 0);
+    return resp.vq.max_size;
+}
+
+/*
+ * Linux sends RESET_VQUEUE for each queue when it removes a device, with
+ * or without VIRTIO_F_RING_RESET, and waits for the replies: they come.
+ * Without RING_RESET the queue is reset only while the device does not
+ * run.
+ */
+static void test_reset_vqueue_no_ring_reset(void)
+{
+    AmpTest t;
+    VirtIOMSG req;
+    QVirtQueue *vq;
+    uint32_t max_size;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    /* freshly reset */
+    reset_vqueue(&t, 0);
+    assert_vqueue_unset(&t);
+
+    /* not running yet: the queue is reset */
+    max_size = init_to_features_ok(&t);
+    set_vqueue(&t, max_size, 0x40100000, false);
+    reset_vqueue(&t, 0);
+    assert_vqueue_unset(&t);
+    g_assert_cmphex(get_status(&t), ==,
+                    ACK_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+
+    /* queues the device does not have: dropped */
+    req.vq.index = 1;
+    send_dropped(&t, &req, VIRTIO_MSG_RESET_VQUEUE);
+    req.vq.index = 70000;
+    send_dropped(&t, &req, VIRTIO_MSG_RESET_VQUEUE);
+
+    /* running: answered, but the queue is kept and keeps working */
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+    reset_vqueue(&t, 0);
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    assert_vqueue_is(&t, vq);
+    rng_io(&t, vq);
+
+    /* removal as Linux does it: device reset, then each queue */
+    g_assert_cmphex(set_status(&t, 0), ==, 0);
+    reset_vqueue(&t, 0);
+    assert_vqueue_unset(&t);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+/*
+ * SET_VQUEUE may set a queue again during initialisation; once the
+ * device runs, a set queue is live and SET_VQUEUE on it is dropped.
+ */
+static void test_set_vqueue_live(void)
+{
+    AmpTest t;
+    VirtIOMSG req;
+    QVirtQueue *vq;
+    uint32_t max_size;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    max_size = init_to_features_ok(&t);
+    set_vqueue(&t, max_size, 0x40100000, false);
+    set_vqueue(&t, max_size / 2, 0x40200000, false);
+    set_vqueue(&t, max_size, 0x40300000, true);
+
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+    for (int legacy = 0; legacy < 2; legacy++) {
+        memset(&req, 0, sizeof(req));
+        req.vq.size = vq->size / 2;
+        req.vq.desc = 0x40400000;
+        req.vq.driver = 0x40401000;
+        req.vq.device = 0x40402000;
+        req.vq.legacy = legacy;
+        send_dropped(&t, &req, VIRTIO_MSG_SET_VQUEUE);
+        assert_vqueue_is(&t, vq);
+    }
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+/* virtio-msg has no legacy interface: FEATURES_OK needs VERSION_1. */
+static void test_features_ok_needs_version_1(void)
+{
+    AmpTest t;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    g_assert_cmphex(device_features(&t) & VERSION_1, ==, VERSION_1);
+    g_assert_cmphex(set_status(&t, ACK_DRIVER), ==, ACK_DRIVER);
+    g_assert_cmphex(features_ok(&t, 0), ==, ACK_DRIVER);
+    g_assert_cmphex(get_status(&t), ==, ACK_DRIVER);
+    g_assert_cmphex(features_ok(&t, VERSION_1 >> 32), ==,
+                    ACK_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+    amp_stop(&t);
+}
+
+static uint16_t used_idx(AmpTest *t, QVirtQueue *vq)
+{
+    return qtest_readw(t->qts, vq->used + 2);
+}
+
+/* Make @head available without notifying the device. */
+static void make_available(AmpTest *t, QVirtQueue *vq, uint32_t head)
+{
+    uint16_t idx = qtest_readw(t->qts, vq->avail + 2);
+
+    qtest_writew(t->qts, vq->avail + 4 + 2 * (idx % vq->size), head);
+    qtest_writew(t->qts, vq->avail + 2, idx + 1);
+}
+
+/*
+ * A 12-byte EVENT_AVAIL for queue 0, without next_offset; the rest of the
+ * slot holds @junk, as drivers may write whole slots.
+ */
+static void kick_short(AmpTest *t, uint32_t junk)
+{
+    const RawMsg m = { "short EVENT_AVAIL", 0, VIRTIO_MSG_EVENT_AVAIL, 0,
+                       VIRTIO_MSG_HDR_SIZE + 4, 0, junk };
+
+    send_raw(t, &m, 0);
+}
+
+/* A 64-byte zeroed buffer for the device to write into */
+static uint64_t zeroed_buffer(AmpTest *t)
+{
+    uint8_t zero[64] = { 0 };
+    uint64_t addr = guest_alloc(&t->alloc, sizeof(zero));
+
+    qtest_memwrite(t->qts, addr, zero, sizeof(zero));
+    return addr;
+}
+
+static bool buffer_is_zero(AmpTest *t, uint64_t addr)
+{
+    uint8_t buf[64], zero[64] = { 0 };
+
+    qtest_memread(t->qts, addr, buf, sizeof(buf));
+    return !memcmp(buf, zero, sizeof(buf));
+}
+
+/*
+ * With VIRTIO_F_NOTIFICATION_DATA, an EVENT_AVAIL without next_offset
+ * (msg_size 12) is an ordinary notification: the device reads the avail
+ * index from the ring, it does not take a missing next_offset for 0.
+ */
+static void test_short_event_avail(void)
+{
+    const uint64_t nd = 1ULL << VIRTIO_F_NOTIFICATION_DATA;
+    AmpTest t;
+    QVirtQueue *vq;
+    uint64_t addr;
+    uint32_t head, len;
+
+    amp_start(&t, "-global virtio-msg.notification-data=on "
+              AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    vq = driver_init(&t, VERSION_1 | nd);
+    rng_io(&t, vq);
+    rng_io(&t, vq);
+    g_assert_cmpuint(used_idx(&t, vq), ==, 2);
+
+    /* nothing new: nothing happens */
+    kick_short(&t, 0);
+    assert_silent(&t, 0);
+    kick_short(&t, 0x7fffffff);
+    assert_silent(&t, 0);
+    g_assert_cmpuint(used_idx(&t, vq), ==, 2);
+
+    /* one new buffer: exactly that one is used */
+    addr = zeroed_buffer(&t);
+    head = qvirtqueue_add(t.qts, vq, addr, 64, true, false);
+    make_available(&t, vq, head);
+    kick_short(&t, 0);
+    qvirtio_wait_used_elem(t.qts, &t.d.vdev, vq, head, &len, WAIT_US);
+    g_assert_cmpuint(len, ==, 64);
+    g_assert_false(buffer_is_zero(&t, addr));
+    qtest_clock_step(t.qts, STEP_NS);
+    g_assert_cmpuint(used_idx(&t, vq), ==, 3);
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    guest_free(&t.alloc, addr);
+
+    /* and kicks with next_offset still work */
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+/* Put a transport request on FIFO 0 without ringing the doorbell. */
+static void put_request(AmpTest *t, uint8_t id, uint16_t dev,
+                        uint16_t token, uint32_t status)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+    VirtIOMSG req;
+
+    virtio_msg_init(&req, 0, id, dev, token);
+    req.status.status = status;
+    g_assert_true(qvirtio_msg_amp_put(&t->d, 0, buf,
+                                      virtio_msg_encode(&req, buf,
+                                                        sizeof(buf))));
+}
+
+/* The next message on FIFO 0 must be the reply (@id, @dev, @token). */
+static void expect_reply(AmpTest *t, uint8_t type, uint8_t id, uint16_t dev,
+                         uint16_t token, VirtIOMSG *resp)
+{
+    uint8_t buf[QVMSG_AMP_SLOT_SIZE];
+
+    get_slot(t, 0, buf);
+    g_assert_cmpint(virtio_msg_decode(buf, sizeof(buf), sizeof(buf), resp),
+                    ==, VIRTIO_MSG_OK);
+    g_assert_cmphex(resp->type, ==, type | VIRTIO_MSG_TYPE_RESPONSE);
+    g_assert_cmphex(resp->id, ==, id);
+    g_assert_cmpuint(resp->dev_num, ==, dev);
+    g_assert_cmpuint(resp->token, ==, token);
+}
+
+static void expect_status(AmpTest *t, uint8_t id, uint16_t dev,
+                          uint16_t token, uint32_t status)
+{
+    VirtIOMSG resp;
+
+    expect_reply(t, 0, id, dev, token, &resp);
+    g_assert_cmphex(resp.status.status, ==, status);
+}
+
+/*
+ * Replies a reset device has not sent yet (they wait because the driver
+ * does not consume its queue) are dropped by SET_DEVICE_STATUS(0); those
+ * of other devices, bus replies and the reset's own reply are kept.
+ */
+static void test_reset_purges_backlog(void)
+{
+    AmpTest t;
+    VirtIOMSG resp;
+    uint16_t i;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0")
+              RNG_ON("amp0.fifo0.dev1"));
+    g_assert_cmphex(set_status(&t, ACK_DRIVER), ==, ACK_DRIVER);
+
+    /* fill the device-to-driver queue with replies nobody reads */
+    for (i = 0; i < QVMSG_AMP_CAPACITY - 1; i++) {
+        put_request(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 1000 + i, 0);
+    }
+    qvirtio_msg_amp_doorbell(&t.d, 0);
+    qtest_clock_step(t.qts, STEP_NS);
+    /* all taken, and the replies fill the queue */
+    g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_TAIL),
+                     ==, queue_read(&t, 0, QVMSG_AMP_TO_DEVICE,
+                                    QVMSG_AMP_Q_HEAD));
+    g_assert_cmpuint((queue_read(&t, 0, QVMSG_AMP_TO_DRIVER,
+                                 QVMSG_AMP_Q_HEAD) + 1) % QVMSG_AMP_CAPACITY,
+                     ==, queue_read(&t, 0, QVMSG_AMP_TO_DRIVER,
+                                    QVMSG_AMP_Q_TAIL));
+
+    /* these replies wait in the device's backlog */
+    put_request(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 1, 0);
+    put_request(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 2, 0);
+    g_assert_true(put_ping(&t, 0, 3, 0x3333));
+    put_request(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 4, 0);
+    put_request(&t, VIRTIO_MSG_SET_DEVICE_STATUS, 0, 5, 0);
+    put_request(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 6, 0);
+    qvirtio_msg_amp_doorbell(&t.d, 0);
+    qtest_clock_step(t.qts, STEP_NS);
+
+    for (i = 0; i < QVMSG_AMP_CAPACITY - 1; i++) {
+        expect_status(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 1000 + i,
+                      ACK_DRIVER);
+    }
+    /* tokens 1 and 4 are gone */
+    expect_status(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 2, 0);
+    expect_reply(&t, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 3, &resp);
+    g_assert_cmphex(resp.ping.data, ==, 0x3333);
+    expect_status(&t, VIRTIO_MSG_SET_DEVICE_STATUS, 0, 5, 0);
+    expect_status(&t, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 6, 0);
+    assert_silent(&t, 0);
+    amp_stop(&t);
+}
+
+/*
+ * GET_VQUEUE reads back the size SET_VQUEUE set, not max_size, and the
+ * device uses it: with a 4-entry ring, request n lands in used slot n % 4.
+ */
+static void test_vqueue_size(void)
+{
+    AmpTest t;
+    VirtIOMSG req, resp;
+    QVirtQueue *vq = g_new0(QVirtQueue, 1);
+    uint32_t max_size;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0"));
+    dev_request(&t, &req, VIRTIO_MSG_DEVICE_INFO, 0, &resp);
+    t.d.vdev.device_type = resp.info.device_id;
+    qvirtio_start_device(&t.d.vdev);
+    qvirtio_set_features(&t.d.vdev, VERSION_1);
+    get_vqueue(&t, 0, &resp);
+    max_size = resp.vq.max_size;
+    g_assert_cmpuint(max_size, >, 4);
+
+    vq->vdev = &t.d.vdev;
+    vq->index = 0;
+    vq->size = 4;
+    vq->align = 4096;
+    qvring_init(t.qts, &t.alloc, vq,
+                guest_alloc(&t.alloc, qvring_size(vq->size, vq->align)));
+    memset(&req, 0, sizeof(req));
+    req.vq.size = vq->size;
+    req.vq.desc = vq->desc;
+    req.vq.driver = vq->avail;
+    req.vq.device = vq->used;
+    dev_request(&t, &req, VIRTIO_MSG_SET_VQUEUE, 0, &resp);
+    get_vqueue(&t, 0, &resp);
+    g_assert_cmpuint(resp.vq.max_size, ==, max_size);
+    assert_vqueue_is(&t, vq);
+    qvirtio_set_driver_ok(&t.d.vdev);
+
+    for (int n = 0; n < 2 * vq->size + 1; n++) {
+        uint64_t elem = vq->used + 4 + 8 * (n % vq->size);
+
+        /* reuse descriptor 0; poison the used slot the reply must fill */
+        vq->free_head = 0;
+        vq->num_free = vq->size;
+        qtest_writel(t.qts, elem, 0xdead);
+        qtest_writel(t.qts, elem + 4, 0xdead);
+        rng_io(&t, vq);
+        g_assert_cmphex(qtest_readl(t.qts, elem), ==, 0);
+        g_assert_cmphex(qtest_readl(t.qts, elem + 4), ==, 64);
+    }
+    g_assert_cmphex(get_status(&t), ==, 0xf);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
+static void set_bus_master(AmpTest *t, bool on)
+{
+    uint16_t cmd = qpci_config_readw(t->d.pdev, PCI_COMMAND);
+
+    cmd = on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER;
+    qpci_config_writew(t->d.pdev, PCI_COMMAND, cmd);
+    g_assert_cmphex(qpci_config_readw(t->d.pdev, PCI_COMMAND), ==, cmd);
+}
+
+/* Post a request for a zeroed buffer and kick: it must stay untouched. */
+static void assert_no_dma(AmpTest *t, QVirtQueue *vq)
+{
+    uint64_t addr = zeroed_buffer(t);
+    uint16_t used = used_idx(t, vq);
+
+    qvirtqueue_kick(t->qts, &t->d.vdev, vq,
+                    qvirtqueue_add(t->qts, vq, addr, 64, true, false));
+    for (int i = 0; i < 10; i++) {
+        qtest_clock_step(t->qts, STEP_NS);
+    }
+    g_assert_true(buffer_is_zero(t, addr));
+    g_assert_cmpuint(used_idx(t, vq), ==, used);
+    guest_free(&t->alloc, addr);
+}
+
+static uint32_t status_of(AmpTest *t, uint16_t dev)
+{
+    VirtIOMSG req, resp;
+
+    dev_request(t, &req, VIRTIO_MSG_GET_DEVICE_STATUS, dev, &resp);
+    return resp.status.status;
+}
+
+/*
+ * Clearing Bus Master Enable resets the devices behind the function, and
+ * while it is clear they do not reach guest memory.
+ */
+static void test_bus_master_enable(void)
+{
+    AmpTest t;
+    VirtIOMSG req, resp;
+    QVirtQueue *vq;
+
+    amp_start(&t, AMP_DEVICE RNG_ON("amp0.fifo0.dev0")
+              RNG_ON("amp0.fifo0.dev1"));
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+    req.status.status = ACK_DRIVER;
+    dev_request(&t, &req, VIRTIO_MSG_SET_DEVICE_STATUS, 1, &resp);
+    g_assert_cmphex(resp.status.status, ==, ACK_DRIVER);
+
+    set_bus_master(&t, false);
+    g_assert_cmphex(status_of(&t, 0), ==, 0);
+    g_assert_cmphex(status_of(&t, 1), ==, 0);
+    assert_vqueue_unset(&t);
+    /* messages do not need bus mastering */
+    ping(&t, 0, 0x1234);
+    assert_no_dma(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+
+    /* set up again while bus mastering is off: it cannot reach the ring */
+    vq = driver_init(&t, VERSION_1);
+    assert_no_dma(&t, vq);
+    /* writing the command register with the bit still clear: no reset */
+    set_bus_master(&t, false);
+    g_assert_cmphex(status_of(&t, 0), ==, 0xf);
+    /* nor does setting it */
+    set_bus_master(&t, true);
+    g_assert_cmphex(status_of(&t, 0), ==, 0xf);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+
+    /* with bus mastering back, a fresh start works */
+    vq = driver_init(&t, VERSION_1);
+    rng_io(&t, vq);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
+    amp_stop(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1209,6 +1645,19 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-msg-amp-pci/device-reset", test_device_reset);
     qtest_add_func("/virtio-msg-amp-pci/migration", test_migration);
     qtest_add_func("/virtio-msg-amp-pci/driver-reinit", test_driver_reinit);
+    qtest_add_func("/virtio-msg-amp-pci/reset-vqueue-no-ring-reset",
+                   test_reset_vqueue_no_ring_reset);
+    qtest_add_func("/virtio-msg-amp-pci/set-vqueue-live",
+                   test_set_vqueue_live);
+    qtest_add_func("/virtio-msg-amp-pci/features-ok-needs-version-1",
+                   test_features_ok_needs_version_1);
+    qtest_add_func("/virtio-msg-amp-pci/short-event-avail",
+                   test_short_event_avail);
+    qtest_add_func("/virtio-msg-amp-pci/reset-purges-backlog",
+                   test_reset_purges_backlog);
+    qtest_add_func("/virtio-msg-amp-pci/vqueue-size", test_vqueue_size);
+    qtest_add_func("/virtio-msg-amp-pci/bus-master-enable",
+                   test_bus_master_enable);
 
     return g_test_run();
 }

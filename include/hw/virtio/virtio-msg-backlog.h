@@ -5,7 +5,10 @@
  * and queue, or an EVENT_CONFIG for the same device, that is still waiting
  * says all a new one would say, so new ones coalesce with it (an
  * EVENT_CONFIG replaces the waiting one: it carries the newest status and
- * generation).
+ * generation).  A notification is never moved across a reset of its
+ * device, though: a new one only coalesces with one that waits after the
+ * device's last barrier, i.e. its last SET_DEVICE_STATUS or RESET_VQUEUE
+ * reply, or bus EVENT_DEVICE naming it, still waiting.
  *
  * Copyright (c) 2026 The virtio-msg QEMU fork authors
  *
@@ -40,6 +43,12 @@ VirtIOMSGBacklogResult virtio_msg_backlog_add(VirtIOMSGBacklog *b,
 
 /* Move waiting messages to @q while it has room; returns how many. */
 uint32_t virtio_msg_backlog_flush(VirtIOMSGBacklog *b, SPSCQueue *q);
+
+/*
+ * Forget the transport messages (replies and events) of @dev_num that
+ * still wait; the others keep their order.  Bus messages are kept.
+ */
+void virtio_msg_backlog_purge(VirtIOMSGBacklog *b, uint16_t dev_num);
 
 void virtio_msg_backlog_reset(VirtIOMSGBacklog *b);
 

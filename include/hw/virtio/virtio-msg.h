@@ -18,7 +18,7 @@
 #include "hw/virtio/virtio-msg-bus.h"
 
 #define TYPE_VIRTIO_MSG "virtio-msg"
-OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGProxy, VIRTIO_MSG)
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGTransport, VIRTIO_MSG)
 
 /* The virtio-bus of a transport */
 #define TYPE_VIRTIO_MSG_VIRTIO_BUS "virtio-msg-virtio-bus"
@@ -32,7 +32,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGProxy, VIRTIO_MSG)
  */
 #define VIRTIO_MSG_CONFIG_VECTOR VIRTIO_QUEUE_MAX
 
-struct VirtIOMSGProxy {
+struct VirtIOMSGTransport {
     DeviceState parent_obj;
 
     VirtioBusState bus;
@@ -41,12 +41,23 @@ struct VirtIOMSGProxy {
     bool notification_data;
     /* Driver features received so far, applied at FEATURES_OK */
     uint64_t guest_features;
+    /* The backend keeps us from the driver's memory (PCI: BME clear) */
+    bool dma_off;
 };
 
 /* Handle a decoded transport message addressed to this transport. */
-void virtio_msg_handle(VirtIOMSGProxy *proxy, const VirtIOMSG *msg);
+void virtio_msg_handle(VirtIOMSGTransport *xport, const VirtIOMSG *msg);
 
 /* The virtio device plugged into this transport, if any. */
-VirtIODevice *virtio_msg_get_vdev(VirtIOMSGProxy *proxy);
+VirtIODevice *virtio_msg_get_vdev(VirtIOMSGTransport *xport);
+
+/*
+ * virtio_msg_set_dma_enabled: may the device reach the driver's memory?
+ * A backend that can cut the device off (the AMP PCI device: Bus Master
+ * Enable) calls this when that changes.  Cutting it off resets the device
+ * (status 0); until it is enabled again the device takes no buffers, even
+ * if the driver sets it up again, and queue notifications are dropped.
+ */
+void virtio_msg_set_dma_enabled(VirtIOMSGTransport *xport, bool enabled);
 
 #endif
