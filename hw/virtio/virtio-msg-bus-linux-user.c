@@ -478,13 +478,7 @@ static void lu_realize(DeviceState *dev, Error **errp)
         error_setg(errp, "chardev: a unix socket chardev is required");
         return;
     }
-    if (!s->name || !*s->name) {
-        error_setg(errp, "name: a bus name is required");
-        return;
-    }
-    if (virtio_msg_bus_find(s->name)) {
-        error_setg(errp, "a virtio-msg bus named '%s' already exists",
-                   s->name);
+    if (!virtio_msg_bus_check_name(s->name, errp)) {
         return;
     }
     s->server = SOCKET_CHARDEV(chr)->is_listen;

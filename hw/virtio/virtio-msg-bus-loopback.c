@@ -99,13 +99,7 @@ static void loopback_realize(DeviceState *dev, Error **errp)
 {
     VirtIOMSGBusLoopback *s = VIRTIO_MSG_BUS_LOOPBACK(dev);
 
-    if (!s->name || !*s->name) {
-        error_setg(errp, "name: a bus name is required");
-        return;
-    }
-    if (virtio_msg_bus_find(s->name)) {
-        error_setg(errp, "a virtio-msg bus named '%s' already exists",
-                   s->name);
+    if (!virtio_msg_bus_check_name(s->name, errp)) {
         return;
     }
     s->queue = g_malloc0(LOOPBACK_QUEUE_SIZE);

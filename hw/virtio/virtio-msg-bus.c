@@ -39,6 +39,19 @@ VirtIOMSGBus *virtio_msg_bus_find(const char *name)
     return NULL;
 }
 
+bool virtio_msg_bus_check_name(const char *name, Error **errp)
+{
+    if (!name || !*name) {
+        error_setg(errp, "name: a bus name is required");
+        return false;
+    }
+    if (virtio_msg_bus_find(name)) {
+        error_setg(errp, "a virtio-msg bus named '%s' already exists", name);
+        return false;
+    }
+    return true;
+}
+
 VirtIOMSGBus *virtio_msg_bus_find_only(void)
 {
     VirtIOMSGBus *first = QTAILQ_FIRST(&virtio_msg_buses);

@@ -115,6 +115,8 @@ bool virtio_msg_bus_link_up(VirtIOMSGBus *bus);
 
 /* The virtio-msg bus called @name, of any backend. */
 VirtIOMSGBus *virtio_msg_bus_find(const char *name);
+/* Is @name a valid name for a new virtio-msg bus (set, unique)? */
+bool virtio_msg_bus_check_name(const char *name, Error **errp);
 /* The only virtio-msg bus that exists, if there is exactly one. */
 VirtIOMSGBus *virtio_msg_bus_find_only(void);
 
