@@ -258,8 +258,19 @@ typedef struct FakeVq {
     uint64_t device;
 } FakeVq;
 
+/* Answers that are wrong in one way */
+typedef enum FakeQuirk {
+    QUIRK_NONE,
+    QUIRK_FEATURES_SHORT,       /* GET_FEATURES answers one block */
+    QUIRK_CONFIG_RANGE,         /* GET_CONFIG answers another offset */
+    QUIRK_VQ_INDEX,             /* GET_VQUEUE answers another queue */
+    QUIRK_NEEDS_RESET,          /* SET_DEVICE_STATUS answers NEEDS_RESET */
+    QUIRK_REFUSE_FEATURES,      /* SET_DEVICE_STATUS clears FEATURES_OK */
+} FakeQuirk;
+
 typedef struct FakeDev {
     bool present;
+    FakeQuirk quirk;
     uint32_t device_id;
     uint32_t config_size;
     uint32_t num_queues;
@@ -268,7 +279,7 @@ typedef struct FakeDev {
     uint64_t driver_features;
     uint32_t status;
     uint32_t generation;
-    uint8_t config[256];
+    uint8_t config[4096];
     FakeVq vq[64];
     PeerMode mode;
     unsigned delay_ms;
@@ -318,6 +329,8 @@ typedef struct Peer {
     bool hostile;
     bool resync;
     bool garbage;
+    bool no_consume;    /* leave QEMU's requests in the queue */
+    unsigned connections;
     unsigned scrambles;
     GArray *log;
     size_t bytes_in;
@@ -378,6 +391,9 @@ static bool fake_answer(FakeDev *d, const VirtIOMSG *m, VirtIOMSG *r)
 
             r->features.blocks[i] = b < 2 ? d->features >> (32 * b) : 0;
         }
+        if (d->quirk == QUIRK_FEATURES_SHORT) {
+            r->features.num = 1;
+        }
         return true;
     case VIRTIO_MSG_SET_FEATURES:
         for (uint32_t i = 0; i < m->features.num; i++) {
@@ -399,6 +415,9 @@ static bool fake_answer(FakeDev *d, const VirtIOMSG *m, VirtIOMSG *r)
         r->config.length = m->config.length;
         memcpy(r->config.data, d->config + m->config.offset,
                m->config.length);
+        if (d->quirk == QUIRK_CONFIG_RANGE) {
+            r->config.offset ^= 4;
+        }
         return true;
     case VIRTIO_MSG_SET_CONFIG:
         if (!fake_config_range(d, m->config.offset, m->config.length)) {
@@ -422,6 +441,11 @@ static bool fake_answer(FakeDev *d, const VirtIOMSG *m, VirtIOMSG *r)
             fake_reset(d);
         } else {
             d->status = m->status.status;
+            if (d->quirk == QUIRK_NEEDS_RESET) {
+                d->status |= S_NEEDS_RESET;
+            } else if (d->quirk == QUIRK_REFUSE_FEATURES) {
+                d->status &= ~S_FEATURES_OK;
+            }
         }
         r->status.status = d->status;
         return true;
@@ -436,6 +460,9 @@ static bool fake_answer(FakeDev *d, const VirtIOMSG *m, VirtIOMSG *r)
             r->vq.desc = vq->desc;
             r->vq.driver = vq->driver;
             r->vq.device = vq->device;
+        }
+        if (d->quirk == QUIRK_VQ_INDEX) {
+            r->vq.index++;
         }
         return true;
     case VIRTIO_MSG_SET_VQUEUE:
@@ -631,6 +658,17 @@ static void peer_send_setup_locked(Peer *p)
     int fds[2];
     int nfds = 1;
 
+    if (p->shm) {
+        munmap(p->shm, p->shm_size);
+        p->shm = NULL;
+    }
+    if (p->memfd >= 0) {
+        close(p->memfd);
+    }
+    if (p->memfd2 >= 0) {
+        close(p->memfd2);
+        p->memfd2 = -1;
+    }
     setup_fill(buf);
     switch (p->setup) {
     case SETUP_GOOD:
@@ -710,7 +748,7 @@ static void peer_poll(Peer *p)
     } else if (p->up && p->resync) {
         peer_resync_locked(p);
         p->resync = false;
-    } else if (p->up) {
+    } else if (p->up && !p->no_consume) {
         while (p->up && ring_get(&p->rx, buf)) {
             VirtIOMSG m;
 
@@ -728,27 +766,44 @@ static void peer_poll(Peer *p)
     g_mutex_unlock(&p->lock);
 }
 
+/* A new connection: a device side resets its devices and starts afresh */
+static void peer_connected_locked(Peer *p, int fd)
+{
+    p->fd = fd;
+    p->closed = false;
+    p->want_close = false;
+    p->hostile = false;
+    p->resync = false;
+    p->connections++;
+    g_queue_clear_full(&p->delayed, g_free);
+    for (unsigned i = 0; i < MAX_DEVS; i++) {
+        fake_reset(&p->dev[i]);
+    }
+    peer_send_setup_locked(p);
+}
+
 static gpointer peer_thread(gpointer opaque)
 {
     Peer *p = opaque;
-    int fd = -1;
 
-    while (fd < 0 && !qatomic_read(&p->quit)) {
-        struct pollfd pfd = { .fd = p->listen_fd, .events = POLLIN };
-
-        if (poll(&pfd, 1, 10) > 0) {
-            fd = accept(p->listen_fd, NULL, NULL);
-        }
-    }
-    if (fd < 0) {
-        return NULL;
-    }
-    g_mutex_lock(&p->lock);
-    p->fd = fd;
-    peer_send_setup_locked(p);
-    g_mutex_unlock(&p->lock);
     while (!qatomic_read(&p->quit)) {
-        peer_poll(p);
+        struct pollfd pfd = { .fd = p->listen_fd, .events = POLLIN };
+        int fd;
+
+        if (poll(&pfd, 1, 10) <= 0) {
+            continue;
+        }
+        fd = accept(p->listen_fd, NULL, NULL);
+        if (fd < 0) {
+            continue;
+        }
+        g_mutex_lock(&p->lock);
+        peer_connected_locked(p, fd);
+        g_mutex_unlock(&p->lock);
+        /* only this thread changes p->fd */
+        while (!qatomic_read(&p->quit) && p->fd >= 0) {
+            peer_poll(p);
+        }
     }
     return NULL;
 }
@@ -897,8 +952,9 @@ typedef struct DrvTest {
     unsigned probes;
 } DrvTest;
 
-static void drv_start(DrvTest *t, Peer *p, unsigned ndevs,
-                      unsigned timeout_ms, unsigned connect_ms)
+static void drv_start_opts(DrvTest *t, Peer *p, unsigned ndevs,
+                           unsigned timeout_ms, unsigned connect_ms,
+                           const char *chardev_opts)
 {
     g_autoptr(GString) cmd = g_string_new(NULL);
     int64_t t0;
@@ -908,10 +964,10 @@ static void drv_start(DrvTest *t, Peer *p, unsigned ndevs,
     t->timeout_ms = timeout_ms;
     g_string_append_printf(cmd, "-M virt -m 128M -nic none "
                            "-global virtio-mmio.force-legacy=false "
-                           "-chardev socket,id=c0,path=%s "
+                           "-chardev socket,id=c0,path=%s%s "
                            "-device virtio-msg-bus-linux-user,name=lu,"
                            "chardev=c0,connect-timeout-ms=%u",
-                           p->path, connect_ms);
+                           p->path, chardev_opts, connect_ms);
     for (unsigned i = 0; i < ndevs; i++) {
         g_string_append_printf(cmd, " -device virtio-msg-proxy-driver,"
                                "id=p%u,bus=virtio-mmio-bus.%u,msg-bus=lu,"
@@ -923,6 +979,12 @@ static void drv_start(DrvTest *t, Peer *p, unsigned ndevs,
     t->qts = qtest_init(cmd->str);
     t->boot_us = now_us() - t0;
     g_test_message("QEMU up in %.1f ms", MS(t->boot_us));
+}
+
+static void drv_start(DrvTest *t, Peer *p, unsigned ndevs,
+                      unsigned timeout_ms, unsigned connect_ms)
+{
+    drv_start_opts(t, p, ndevs, timeout_ms, connect_ms, "");
 }
 
 static void drv_stop(DrvTest *t)
@@ -1592,6 +1654,169 @@ static void test_driver_config(void)
     }
     g_assert_cmpuint(peer_count(p, 0, VIRTIO_MSG_GET_CONFIG), ==, gets);
     g_assert_false(dev_broken(&t, 0));
+
+    /* an EVENT_CONFIG saying DEVICE_NEEDS_RESET fails the device */
+    ev.config.status |= S_NEEDS_RESET;
+    g_assert_true(peer_inject(p, &ev));
+    t0 = now_us();
+    while (!dev_broken(&t, 0) && now_us() - t0 < G_USEC_PER_SEC) {
+        g_usleep(1000);
+    }
+    g_assert_true(dev_broken(&t, 0));
+    g_assert_cmphex(mmio_rd(&t, 0, R_STATUS) & S_NEEDS_RESET, ==,
+                    S_NEEDS_RESET);
+    qmp_alive(t.qts);
+    drv_stop(&t);
+}
+
+/* Claims beyond the limits, and wrong answers, leave failed devices */
+static void test_driver_bad_claims(void)
+{
+    Peer *p = peer_new(SETUP_GOOD);
+    DrvTest t;
+
+    fake_init(&p->dev[0], 4, 4097, 1);
+    fake_init(&p->dev[1], 4, 0, 65);
+    fake_init(&p->dev[2], 4, 0, 1);
+    p->dev[2].queue_max = 0;
+    fake_init(&p->dev[3], 4, 0, 1);
+    p->dev[3].queue_max = 1025;
+    fake_init(&p->dev[4], 4, 0, 1);
+    p->dev[4].quirk = QUIRK_FEATURES_SHORT;
+    fake_init(&p->dev[5], 4, 60, 1);
+    p->dev[5].quirk = QUIRK_CONFIG_RANGE;
+    fake_init(&p->dev[6], 4, 0, 2);
+    p->dev[6].quirk = QUIRK_VQ_INDEX;
+    /* the limits themselves are fine */
+    fake_init(&p->dev[7], 4, 4096, 64);
+    p->dev[7].queue_max = 1024;
+    fake_init(&p->dev[8], 4, 0, 1);
+    p->dev[8].quirk = QUIRK_NEEDS_RESET;
+    fake_init(&p->dev[9], 4, 0, 1);
+    p->dev[9].quirk = QUIRK_REFUSE_FEATURES;
+    drv_start(&t, p, 10, TIMEOUT_MS, CONNECT_MS);
+
+    for (unsigned n = 0; n < 7; n++) {
+        g_assert_true(dev_broken(&t, n));
+        check_quick_accesses(&t, n);
+    }
+    g_assert_false(dev_broken(&t, 7));
+    guest_bring_up(&t, 7, 64);
+    check_remote_queues(p, 7, 64);
+    for (unsigned i = 0; i < 256; i += 51) {
+        g_assert_cmpuint(cfg_rd(&t, 7, i), ==, (uint8_t)(i * 7 + 1));
+    }
+
+    /* a status answer with DEVICE_NEEDS_RESET fails the device */
+    g_assert_false(dev_broken(&t, 8));
+    mmio_wr(&t, 8, R_STATUS, S_ACK);
+    g_assert_true(dev_broken(&t, 8));
+    check_quick_accesses(&t, 8);
+
+    /* features the device refuses: FEATURES_OK does not stick */
+    mmio_wr(&t, 9, R_STATUS, S_ACK);
+    mmio_wr(&t, 9, R_STATUS, S_ACK | S_DRIVER);
+    guest_features(&t, 9, VERSION_1);
+    mmio_wr(&t, 9, R_STATUS, S_UP_TO_FEAT);
+    g_assert_cmphex(mmio_rd(&t, 9, R_STATUS) & S_FEATURES_OK, ==, 0);
+    g_assert_false(dev_broken(&t, 9));
+    g_assert_cmpint(t.max_us, <, STALL_MAX_US);
+    qmp_alive(t.qts);
+    drv_stop(&t);
+}
+
+/* A peer that stops consuming: kicks stay quick, bounded, no hang */
+static void test_driver_no_consume(void)
+{
+    Peer *p = peer_with_rngs(2);
+    unsigned mark, sent, prev = 0;
+    int64_t kick_max = 0, t0;
+    DrvTest t;
+
+    drv_start(&t, p, 2, TIMEOUT_MS, CONNECT_MS);
+    guest_bring_up(&t, 0, 1);
+    guest_bring_up(&t, 1, 1);
+    g_mutex_lock(&p->lock);
+    p->no_consume = true;
+    mark = p->log->len;
+    g_mutex_unlock(&p->lock);
+
+    for (unsigned i = 0; i < 2000; i++) {
+        mmio_wr(&t, 0, R_QUEUE_NOTIFY, 0);
+        kick_max = MAX(kick_max, t.last_us);
+    }
+    g_test_message("2000 kicks to a peer that does not consume: slowest "
+                   "%.1f ms", MS(kick_max));
+    g_assert_cmpint(kick_max, <, QUICK_US);
+    /* a reset now cannot be confirmed */
+    mmio_wr(&t, 1, R_STATUS, 0);
+    g_test_message("reset behind a full queue: %.1f ms", MS(t.last_us));
+    g_assert_cmpint(t.last_us, <, STALL_MAX_US);
+    g_assert_true(dev_broken(&t, 1));
+    qmp_alive(t.qts);
+
+    g_mutex_lock(&p->lock);
+    p->no_consume = false;
+    g_mutex_unlock(&p->lock);
+    t0 = now_us();
+    do {
+        g_usleep(50 * 1000);
+        g_mutex_lock(&p->lock);
+        sent = p->log->len - mark;
+        g_mutex_unlock(&p->lock);
+    } while (sent != prev && (prev = sent, now_us() - t0 < 5e6));
+    g_test_message("QEMU sent %u messages meanwhile (queue %u, backlog "
+                   "512)", sent, LU_CAP - 1);
+    g_assert_cmpuint(sent, <=, LU_CAP - 1 + 512);
+    g_assert_cmpuint(sent, >=, LU_CAP - 1);
+
+    /* the peer is back: reset, and both devices work */
+    mmio_wr(&t, 1, R_STATUS, 0);
+    g_assert_false(dev_broken(&t, 1));
+    guest_bring_up(&t, 1, 1);
+    check_remote_queues(p, 1, 1);
+    g_assert_false(dev_broken(&t, 0));
+    g_assert_cmphex(mmio_rd(&t, 0, R_STATUS), ==, S_ALL_OK);
+    qmp_alive(t.qts);
+    drv_stop(&t);
+}
+
+/* With reconnect-ms, a new connection and a guest reset recover */
+static void test_driver_reconnect(void)
+{
+    Peer *p = peer_with_rngs(1);
+    int64_t t0;
+    DrvTest t;
+    bool up;
+
+    drv_start_opts(&t, p, 1, TIMEOUT_MS, CONNECT_MS, ",reconnect-ms=100");
+    guest_bring_up(&t, 0, 1);
+    g_mutex_lock(&p->lock);
+    p->want_close = true;
+    g_mutex_unlock(&p->lock);
+    t0 = now_us();
+    while (!dev_broken(&t, 0) && now_us() - t0 < G_USEC_PER_SEC) {
+        g_usleep(1000);
+    }
+    g_test_message("link loss seen after %.1f ms", MS(now_us() - t0));
+    g_assert_true(dev_broken(&t, 0));
+    g_assert_cmphex(mmio_rd(&t, 0, R_STATUS) & S_NEEDS_RESET, ==,
+                    S_NEEDS_RESET);
+    check_quick_accesses(&t, 0);
+    do {
+        g_usleep(10 * 1000);
+        g_mutex_lock(&p->lock);
+        up = p->connections == 2 && p->up;
+        g_mutex_unlock(&p->lock);
+    } while (!up && now_us() - t0 < 5 * G_USEC_PER_SEC);
+    g_test_message("reconnected after %.1f ms", MS(now_us() - t0));
+    g_assert_true(up);
+    /* give the link a moment to be up on QEMU's side too */
+    g_usleep(50 * 1000);
+    mmio_wr(&t, 0, R_STATUS, 0);
+    g_assert_false(dev_broken(&t, 0));
+    guest_bring_up(&t, 0, 1);
+    check_remote_queues(p, 0, 1);
     qmp_alive(t.qts);
     drv_stop(&t);
 }
@@ -2427,6 +2652,12 @@ int main(int argc, char **argv)
                    test_driver_event_device);
     qtest_add_func("virtio-msg-peer/driver/config", test_driver_config);
     qtest_add_func("virtio-msg-peer/driver/garbage", test_driver_garbage);
+    qtest_add_func("virtio-msg-peer/driver/bad-claims",
+                   test_driver_bad_claims);
+    qtest_add_func("virtio-msg-peer/driver/no-consume",
+                   test_driver_no_consume);
+    qtest_add_func("virtio-msg-peer/driver/reconnect",
+                   test_driver_reconnect);
     qtest_add_func("virtio-msg-peer/driver/hostile-indices",
                    test_driver_hostile_indices);
     for (unsigned i = 0; i < ARRAY_SIZE(setup_cases); i++) {
