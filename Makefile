@@ -21,12 +21,14 @@ NINJA := flock $(BUILD)/.ninja.lock ninja --quiet -C $(OBJ)
 
 UNIT_TESTS := \
 	tests/unit/test-virtio-msg-proto \
-	tests/unit/test-virtio-msg-spsc
+	tests/unit/test-virtio-msg-spsc \
+	tests/unit/test-virtio-msg-backlog
 
 QTESTS := \
 	tests/qtest/qos-test \
 	tests/qtest/virtio-msg-amp-pci-test \
-	tests/qtest/virtio-msg-peer-test
+	tests/qtest/virtio-msg-peer-test \
+	tests/qtest/virtio-msg-loopback-test
 
 # vhost-user needs host notifiers (ioeventfd/irqfd), which the virtio-msg
 # transport does not provide: those qos paths are not run over virtio-msg.
