@@ -526,6 +526,17 @@ static void peer_send_garbage_locked(Peer *p, const VirtIOMSG *resp)
     m = *resp;
     m.dev_num = 0xffff;
     ring_put(&p->tx, (msg_encode(&m, buf), buf), LU_SLOT);
+    /* the right token, but a request, or the answer to another request */
+    m = *resp;
+    m.type &= ~VIRTIO_MSG_TYPE_RESPONSE;
+    ring_put(&p->tx, (msg_encode(&m, buf), buf), LU_SLOT);
+    virtio_msg_init(&m, VIRTIO_MSG_TYPE_RESPONSE,
+                    resp->id == VIRTIO_MSG_GET_DEVICE_STATUS ?
+                    VIRTIO_MSG_SET_DEVICE_STATUS :
+                    VIRTIO_MSG_GET_DEVICE_STATUS, resp->dev_num,
+                    resp->token);
+    m.status.status = 0xffffffff;
+    ring_put(&p->tx, (msg_encode(&m, buf), buf), LU_SLOT);
 }
 
 static void peer_reply_locked(Peer *p, VirtIOMSG *resp)
@@ -1284,13 +1295,17 @@ static void test_driver_just_under_timeout(void)
     int64_t probe;
     DrvTest t;
 
-    fake_init(&p->dev[0], 4, 100, 64);
+    /* the largest identity: 64 queues, 4 KiB of config (94 chunks) */
+    fake_init(&p->dev[0], 4, 4096, 64);
     p->dev[0].delay_ms = delay;
     drv_start(&t, p, 1, TIMEOUT_MS, CONNECT_MS);
     g_assert_false(dev_broken(&t, 0));
 
     prober_start(&t);
     guest_bring_up(&t, 0, 64);
+    for (unsigned i = 0; i < 256; i += 15) {
+        g_assert_cmpuint(cfg_rd(&t, 0, i), ==, (uint8_t)(i * 7 + 1));
+    }
     probe = prober_stop(&t);
     g_test_message("answers %u ms late, timeout %u ms: longest access "
                    "%.1f ms, limit %.1f ms", delay, TIMEOUT_MS,
@@ -2160,6 +2175,9 @@ static void link_connect(DevTest *t, DevLink *l)
     g_assert_cmphex(fcntl(l->memfd, F_GET_SEALS) & LU_SEALS, ==, LU_SEALS);
     g_assert_cmpint(fstat(l->memfd, &l->st), ==, 0);
     g_assert_cmpint(l->st.st_size, ==, LU_SHM_SIZE);
+    /* the seals hold: the peer cannot shrink QEMU's mapping */
+    g_assert_cmpint(ftruncate(l->memfd, LU_QUEUE_SIZE), ==, -1);
+    g_assert_cmpint(fcntl(l->memfd, F_ADD_SEALS, F_SEAL_WRITE), ==, -1);
     l->shm = mmap(NULL, LU_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                   l->memfd, 0);
     g_assert(l->shm != MAP_FAILED);
@@ -2380,6 +2398,77 @@ static void test_device_garbage(void)
     qmp_alive(t.qts);
     link_close(&l);
     g_rand_free(rand);
+    dev_stop(&t);
+}
+
+/* A driver that hands the device rings it cannot reach, or nonsense */
+static void test_device_bad_rings(void)
+{
+    static const uint64_t addrs[] = {
+        0xfffffffffffff000ULL, 0x1000, 0x40000000ULL + 64 * 1024 * 1024 - 8,
+    };
+    VirtIOMSG req, resp;
+    DevLink l;
+    DevTest t;
+
+    dev_start(&t);
+    link_connect(&t, &l);
+    for (unsigned round = 0; round < ARRAY_SIZE(addrs) + 1; round++) {
+        g_assert_cmpuint(link_status(&l, 0), ==, 0);
+        g_assert_cmpuint(link_status(&l, S_ACK | S_DRIVER), ==,
+                         S_ACK | S_DRIVER);
+        virtio_msg_init(&req, 0, VIRTIO_MSG_SET_FEATURES, 0, 0x60);
+        req.features.index = 0;
+        req.features.num = 2;
+        req.features.blocks[0] = 0;
+        req.features.blocks[1] = VERSION_1 >> 32;
+        link_call(&l, &req, &resp);
+        g_assert_cmpuint(link_status(&l, S_UP_TO_FEAT), ==, S_UP_TO_FEAT);
+        virtio_msg_init(&req, 0, VIRTIO_MSG_SET_VQUEUE, 0, 0x61);
+        memset(&req.vq, 0, sizeof(req.vq));
+        req.vq.index = 0;
+        if (round < ARRAY_SIZE(addrs)) {
+            req.vq.size = 8;
+            req.vq.desc = addrs[round];
+            req.vq.driver = addrs[round] + 0x100;
+            req.vq.device = addrs[round] + 0x200;
+        } else {
+            /* in RAM, but a size no virtqueue has */
+            req.vq.size = 0xffff;
+            req.vq.desc = 0x40100000;
+            req.vq.driver = 0x40200000;
+            req.vq.device = 0x40300000;
+        }
+        link_send(&l, &req);
+        /* it may refuse the queue (no answer) or take it */
+        link_recv(&l, &resp, 200);
+        virtio_msg_init(&req, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 0, 0x62);
+        req.status.status = S_ALL_OK;
+        link_send(&l, &req);
+        for (unsigned k = 0; k < 20; k++) {
+            virtio_msg_init(&req, 0, VIRTIO_MSG_EVENT_AVAIL, 0, 0);
+            req.vq.index = 0;
+            req.vq.next_offset = 0;
+            link_send(&l, &req);
+        }
+        /* whatever it says about the device, the bus still answers */
+        ping_msg(&req, 0x8000 + round, 0x63);
+        link_send(&l, &req);
+        for (;;) {
+            g_assert_true(link_recv(&l, &resp, 2000));
+            if (resp.type & VIRTIO_MSG_TYPE_BUS) {
+                break;
+            }
+            g_test_message("round %u: type 0x%x id 0x%x status 0x%x",
+                           round, resp.type, resp.id, resp.status.status);
+        }
+        g_assert_cmphex(resp.id, ==, VIRTIO_MSG_BUS_PING);
+        g_assert_cmphex(resp.ping.data, ==, 0x8000 + round);
+        link_expect_silence(&l, 50);
+        qmp_alive(t.qts);
+    }
+    g_assert_cmpuint(link_status(&l, 0), ==, 0);
+    link_close(&l);
     dev_stop(&t);
 }
 
@@ -2673,6 +2762,7 @@ int main(int argc, char **argv)
 
     qtest_add_func("virtio-msg-peer/device/link", test_device_link);
     qtest_add_func("virtio-msg-peer/device/garbage", test_device_garbage);
+    qtest_add_func("virtio-msg-peer/device/bad-rings", test_device_bad_rings);
     qtest_add_func("virtio-msg-peer/device/reconnect", test_device_reconnect);
     qtest_add_func("virtio-msg-peer/device/flood", test_device_flood);
     qtest_add_func("virtio-msg-peer/device/close-with-backlog",
