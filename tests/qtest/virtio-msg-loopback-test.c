@@ -51,6 +51,16 @@ typedef struct LoopTest {
     QGuestAllocator alloc;      /* guest RAM for rings and buffers */
 } LoopTest;
 
+/*
+ * A raw image for a virtio-blk-device.  Its name goes away once QEMU has
+ * opened it: the test reads it through @fd, and nothing is left behind
+ * whatever happens.
+ */
+typedef struct Disk {
+    char *path;
+    int fd;
+} Disk;
+
 /* A proxy seen through its virtio-mmio transport */
 typedef struct Proxy {
     QVirtioMMIODevice mmio;
@@ -235,42 +245,50 @@ static void fill_sector(uint8_t *buf, unsigned seed, uint64_t sector)
     }
 }
 
-/* A raw image of DISK_SIZE bytes, every sector filled with pattern 1 */
-static char *disk_create(void)
+/*
+ * A raw image of DISK_SIZE bytes, every sector filled with pattern 1.
+ * Returns the options of a virtio-blk-device with it, on bus lo.
+ */
+static char *disk_create(Disk *disk)
 {
     g_autofree uint8_t *image = g_malloc(DISK_SIZE);
-    char *path = NULL;
-    int fd = g_file_open_tmp("vmsg-loopback-XXXXXX.img", &path, NULL);
 
-    g_assert_cmpint(fd, >=, 0);
+    disk->path = NULL;
+    disk->fd = g_file_open_tmp("vmsg-loopback-XXXXXX.img", &disk->path,
+                               NULL);
+    g_assert_cmpint(disk->fd, >=, 0);
     for (uint64_t s = 0; s < DISK_SIZE / SECTOR; s++) {
         fill_sector(image + s * SECTOR, 1, s);
     }
-    g_assert_cmpint(qemu_write_full(fd, image, DISK_SIZE), ==, DISK_SIZE);
-    close(fd);
-    return path;
-}
-
-static void disk_read_sector(const char *path, uint64_t sector,
-                             uint8_t buf[SECTOR])
-{
-    int fd = open(path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, SECTOR, sector * SECTOR), ==, SECTOR);
-    close(fd);
-}
-
-/* The blk side of a disk test: -drive and the device on bus lo, dev 0 */
-static char *blk_devices(const char *path)
-{
+    g_assert_cmpint(qemu_write_full(disk->fd, image, DISK_SIZE), ==,
+                    DISK_SIZE);
     return g_strdup_printf("-drive if=none,id=disk0,file=%s,format=raw "
                            "-device virtio-blk-device,id=blk0,drive=disk0,"
-                           "bus=lo ", path);
+                           "bus=lo ", disk->path);
+}
+
+/* QEMU has the image open: remove its name */
+static void disk_unlink(Disk *disk)
+{
+    unlink(disk->path);
+    g_free(disk->path);
+    disk->path = NULL;
+}
+
+static void disk_close(Disk *disk)
+{
+    close(disk->fd);
+}
+
+static void disk_read_sector(Disk *disk, uint64_t sector,
+                             uint8_t buf[SECTOR])
+{
+    g_assert_cmpint(pread(disk->fd, buf, SECTOR, sector * SECTOR), ==,
+                    SECTOR);
 }
 
 /* Read sector 0, write sector 1 and check the image, through @p. */
-static void blk_io(LoopTest *t, Proxy *p, const char *path, unsigned seed)
+static void blk_io(LoopTest *t, Proxy *p, Disk *disk, unsigned seed)
 {
     uint8_t want[SECTOR], got[SECTOR];
 
@@ -282,7 +300,7 @@ static void blk_io(LoopTest *t, Proxy *p, const char *path, unsigned seed)
     fill_sector(want, seed, 1);
     g_assert_cmpuint(blk_request(t, p, VIRTIO_BLK_T_OUT, 1, want), ==,
                      VIRTIO_BLK_S_OK);
-    disk_read_sector(path, 1, got);
+    disk_read_sector(disk, 1, got);
     g_assert_cmpmem(got, SECTOR, want, SECTOR);
 
     /* and back through the proxy */
@@ -338,8 +356,8 @@ static char *virtio_listed(QList *list, const char *path)
 
 static void test_identity(void)
 {
-    g_autofree char *path = disk_create();
-    g_autofree char *blk = blk_devices(path);
+    Disk disk;
+    g_autofree char *blk = disk_create(&disk);
     g_autofree char *devices = g_strdup_printf(
         "-device virtio-rng-device,id=rng0,bus=lo.dev1 %s"
         PROXY("prng", 0, 1) PROXY("pblk", 1, 0), blk);
@@ -352,18 +370,19 @@ static void test_identity(void)
         { "/machine/peripheral/blk0", "virtio-blk" },
     };
     LoopTest t = { };
-    Proxy rng, disk;
+    Proxy rng, blk_proxy;
     QDict *rsp;
     QList *list;
 
     test_start(&t, devices);
+    disk_unlink(&disk);
     proxy_open(&t, &rng, 0);
-    proxy_open(&t, &disk, 1);
+    proxy_open(&t, &blk_proxy, 1);
     g_assert_cmpuint(vdev(&rng)->device_type, ==, VIRTIO_ID_RNG);
-    g_assert_cmpuint(vdev(&disk)->device_type, ==, VIRTIO_ID_BLOCK);
+    g_assert_cmpuint(vdev(&blk_proxy)->device_type, ==, VIRTIO_ID_BLOCK);
     g_assert_cmphex(qvirtio_get_features(vdev(&rng)) & VERSION_1, ==,
                     VERSION_1);
-    g_assert_cmphex(qvirtio_get_features(vdev(&disk)) & VERSION_1, ==,
+    g_assert_cmphex(qvirtio_get_features(vdev(&blk_proxy)) & VERSION_1, ==,
                     VERSION_1);
 
     rsp = qtest_qmp(t.qts, "{ 'execute': 'x-query-virtio' }");
@@ -379,7 +398,7 @@ static void test_identity(void)
     g_assert_false(virtio_broken(&t, "/machine/peripheral/pblk"));
 
     test_stop(&t);
-    unlink(path);
+    disk_close(&disk);
 }
 
 /* 2. Entropy from the virtio-rng behind the proxy */
@@ -408,13 +427,14 @@ static void test_rng(void)
 
 static void test_blk(void)
 {
-    g_autofree char *path = disk_create();
-    g_autofree char *devices = blk_devices(path);
+    Disk disk;
+    g_autofree char *devices = disk_create(&disk);
     g_autofree char *all = g_strconcat(devices, PROXY("pblk", 0, 0), NULL);
     LoopTest t = { };
     Proxy p;
 
     test_start(&t, all);
+    disk_unlink(&disk);
     proxy_open(&t, &p, 0);
     g_assert_cmpuint(vdev(&p)->device_type, ==, VIRTIO_ID_BLOCK);
 
@@ -432,21 +452,21 @@ static void test_blk(void)
     proxy_up(&t, &p, VERSION_1);
     g_assert_cmpuint(qvirtio_config_readq(vdev(&p), 0), ==,
                      DISK_SIZE / SECTOR);
-    blk_io(&t, &p, path, 2);
+    blk_io(&t, &p, &disk, 2);
     g_assert_cmpuint(qvirtio_config_readq(vdev(&p), 0), ==,
                      DISK_SIZE / SECTOR);
 
     proxy_drop_queue(&t, &p);
     test_stop(&t);
-    unlink(path);
+    disk_close(&disk);
 }
 
 /* 4. A reset reaches the real device, and the device comes up again */
 
 static void test_reset(void)
 {
-    g_autofree char *path = disk_create();
-    g_autofree char *blk = blk_devices(path);
+    Disk disk;
+    g_autofree char *blk = disk_create(&disk);
     g_autofree char *devices = g_strdup_printf(
         "-device virtio-rng-device,id=rng0,bus=lo.dev1 %s"
         PROXY("prng", 0, 1) PROXY("pblk", 1, 0), blk);
@@ -454,26 +474,27 @@ static void test_reset(void)
         "/machine/peripheral/rng0", "/machine/peripheral/blk0",
     };
     LoopTest t = { };
-    Proxy rng, disk;
+    Proxy rng, blk_proxy;
 
     test_start(&t, devices);
+    disk_unlink(&disk);
     proxy_open(&t, &rng, 0);
-    proxy_open(&t, &disk, 1);
+    proxy_open(&t, &blk_proxy, 1);
 
     for (unsigned round = 0; round < 3; round++) {
         proxy_up(&t, &rng, VERSION_1);
-        proxy_up(&t, &disk, VERSION_1);
+        proxy_up(&t, &blk_proxy, VERSION_1);
         for (size_t i = 0; i < ARRAY_SIZE(real); i++) {
             g_assert_true(virtio_started(&t, real[i]));
         }
         rng_read(&t, &rng);
-        blk_io(&t, &disk, path, 3 + round);
+        blk_io(&t, &blk_proxy, &disk, 3 + round);
 
         /* status 0, read back as 0; the real devices are reset too */
         qvirtio_reset(vdev(&rng));
-        qvirtio_reset(vdev(&disk));
+        qvirtio_reset(vdev(&blk_proxy));
         proxy_drop_queue(&t, &rng);
-        proxy_drop_queue(&t, &disk);
+        proxy_drop_queue(&t, &blk_proxy);
         for (size_t i = 0; i < ARRAY_SIZE(real); i++) {
             g_assert_false(virtio_started(&t, real[i]));
         }
@@ -482,7 +503,7 @@ static void test_reset(void)
     }
 
     test_stop(&t);
-    unlink(path);
+    disk_close(&disk);
 }
 
 /* 5. A dev-num with no device behind it */
