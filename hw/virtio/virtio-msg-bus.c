@@ -334,6 +334,15 @@ static void virtio_msg_bus_plug(HotplugHandler *hotplug_dev,
     xport = transport_of(bus, dev);
     trace_virtio_msg_bus_plug(BUS(bus)->name, xport ? xport->dev_num : -1,
                               dev->hotplugged);
+    if (xport) {
+        /*
+         * Rings and buffers are where the bus device reaches the driver's
+         * memory (for a PCI device: its bus master address space, which
+         * follows Bus Master Enable and any IOMMU), not system memory as
+         * the virtio core assumes without iommu_platform.
+         */
+        VIRTIO_DEVICE(dev)->dma_as = virtio_msg_bus_get_dma_as(bus);
+    }
     if (xport && dev->hotplugged) {
         virtio_msg_bus_event_device(bus, xport->dev_num,
                                     VIRTIO_MSG_DEVICE_READY);
