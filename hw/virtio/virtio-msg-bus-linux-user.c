@@ -173,10 +173,10 @@ static void lu_link_down(VirtIOMSGBusLinuxUser *s)
     }
 }
 
-/* Give up on a connection whose setup failed: the next one starts clean */
-static void lu_setup_failed(VirtIOMSGBusLinuxUser *s, const char *why)
+/* Drop a connection (failed setup, protocol error): the next starts clean */
+static void lu_drop_connection(VirtIOMSGBusLinuxUser *s, const char *why)
 {
-    trace_virtio_msg_lu_setup_failed(s->name, why);
+    trace_virtio_msg_lu_drop_connection(s->name, why);
     warn_report("%s: %s; dropping the connection", s->name, why);
     lu_link_down(s);
     qemu_chr_fe_disconnect(&s->chr);
@@ -209,7 +209,7 @@ static void lu_server_setup(VirtIOMSGBusLinuxUser *s)
                               &s->memfd, &err);
     if (!s->shm) {
         error_report_err(err);
-        lu_setup_failed(s, "cannot allocate the queues");
+        lu_drop_connection(s, "cannot allocate the queues");
         return;
     }
     memset(s->shm, 0, s->shm_size);
@@ -220,10 +220,35 @@ static void lu_server_setup(VirtIOMSGBusLinuxUser *s)
     if (qemu_chr_fe_write_all(&s->chr, setup, sizeof(setup)) !=
         sizeof(setup)) {
         qemu_chr_fe_set_msgfds(&s->chr, NULL, 0);
-        lu_setup_failed(s, "could not send the setup to the peer");
+        lu_drop_connection(s, "could not send the setup to the peer");
         return;
     }
     lu_link_up_now(s);
+}
+
+/* The connected socket, or -1 */
+static int lu_socket_fd(VirtIOMSGBusLinuxUser *s)
+{
+    SocketChardev *sc = SOCKET_CHARDEV(qemu_chr_fe_get_driver(&s->chr));
+
+    return sc->state == TCP_CHARDEV_STATE_CONNECTED && sc->sioc ?
+           sc->sioc->fd : -1;
+}
+
+/* Is anything but doorbells already waiting behind the setup message? */
+static bool lu_garbage_follows(VirtIOMSGBusLinuxUser *s)
+{
+    uint8_t buf[64];
+    int fd = lu_socket_fd(s);
+    ssize_t n = fd < 0 ? 0 : recv(fd, buf, sizeof(buf),
+                                  MSG_PEEK | MSG_DONTWAIT);
+
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] != VIRTIO_MSG_LU_DOORBELL) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Connecting side: the setup message has arrived; check and map it. */
@@ -242,7 +267,7 @@ static void lu_client_setup(VirtIOMSGBusLinuxUser *s)
                 close(fds[i]);
             }
         }
-        lu_setup_failed(s, "the setup from the peer does not carry exactly "
+        lu_drop_connection(s, "the setup from the peer does not carry exactly "
                         "one file descriptor");
         return;
     }
@@ -253,15 +278,21 @@ static void lu_client_setup(VirtIOMSGBusLinuxUser *s)
         seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) < 0 ||
         st.st_size < 2 * VIRTIO_MSG_LU_QUEUE_SIZE) {
         close(fd);
-        lu_setup_failed(s, "the peer sent an invalid setup (magic, version, "
+        lu_drop_connection(s, "the peer sent an invalid setup (magic, version, "
                         "size, or an unsealed or short memfd)");
+        return;
+    }
+    if (lu_garbage_follows(s)) {
+        close(fd);
+        lu_drop_connection(s, "the peer's setup is followed by bytes that "
+                           "are not doorbells");
         return;
     }
     p = mmap(NULL, 2 * VIRTIO_MSG_LU_QUEUE_SIZE, PROT_READ | PROT_WRITE,
              MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         close(fd);
-        lu_setup_failed(s, "cannot map the peer's queues");
+        lu_drop_connection(s, "cannot map the peer's queues");
         return;
     }
     lu_unmap(s);
@@ -295,6 +326,24 @@ static int lu_can_read(void *opaque)
     return 64;
 }
 
+/*
+ * After the setup the socket carries doorbells only: anything else (an
+ * oversized setup, garbage) means the peer does not follow the protocol.
+ */
+static bool lu_doorbells_ok(VirtIOMSGBusLinuxUser *s, const uint8_t *buf,
+                            int size)
+{
+    lu_drop_fds(s);
+    for (int i = 0; i < size; i++) {
+        if (buf[i] != VIRTIO_MSG_LU_DOORBELL) {
+            lu_drop_connection(s, "the peer sent something other than a "
+                            "doorbell");
+            return false;
+        }
+    }
+    return true;
+}
+
 static void lu_read(void *opaque, const uint8_t *buf, int size)
 {
     VirtIOMSGBusLinuxUser *s = opaque;
@@ -306,8 +355,9 @@ static void lu_read(void *opaque, const uint8_t *buf, int size)
         return;
     }
     /* doorbells: whatever arrived, look at the queue */
-    lu_drop_fds(s);
-    lu_run(s);
+    if (lu_doorbells_ok(s, buf, size)) {
+        lu_run(s);
+    }
 }
 
 static void lu_event(void *opaque, QEMUChrEvent event)
@@ -328,15 +378,6 @@ static void lu_event(void *opaque, QEMUChrEvent event)
     default:
         break;
     }
-}
-
-/* The connected socket, or -1 */
-static int lu_socket_fd(VirtIOMSGBusLinuxUser *s)
-{
-    SocketChardev *sc = SOCKET_CHARDEV(qemu_chr_fe_get_driver(&s->chr));
-
-    return sc->state == TCP_CHARDEV_STATE_CONNECTED && sc->sioc ?
-           sc->sioc->fd : -1;
 }
 
 /*
@@ -381,8 +422,8 @@ static void lu_wait(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
         return;
     }
     fd = lu_socket_fd(s);
-    if (fd >= 0 && lu_poll(s, fd, timeout_ms) && lu_read_byte(s, &b)) {
-        lu_drop_fds(s);
+    if (fd >= 0 && lu_poll(s, fd, timeout_ms) && lu_read_byte(s, &b) &&
+        lu_doorbells_ok(s, &b, 1)) {
         lu_run(s);
     }
 }

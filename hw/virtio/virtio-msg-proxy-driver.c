@@ -225,8 +225,15 @@ static void proxy_set_status(VirtIODevice *vdev, uint8_t val)
     int64_t deadline = proxy_deadline(s);
     ProxyReply status = { };
 
+    if (!proxy_usable(s)) {
+        /* the status written replaces DEVICE_NEEDS_RESET: set it again */
+        if (s->connected && val) {
+            qemu_bh_schedule(s->refail_bh);
+        }
+        return;
+    }
     /* 0 is the reset's; FEATURES_OK was sent by validate_features */
-    if (!proxy_usable(s) || val == 0 || val == s->remote_status) {
+    if (val == 0 || val == s->remote_status) {
         return;
     }
     if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
@@ -250,13 +257,22 @@ static void proxy_set_status(VirtIODevice *vdev, uint8_t val)
     }
 }
 
-/* Make a device without a usable remote device look failed again */
+/*
+ * Make a device without a usable remote device look failed, again: the
+ * virtio core overwrites the status, and clears "broken", when the call
+ * in which the device failed (a status write, a reset) returns.
+ */
 static void proxy_refail_bh(void *opaque)
 {
     VirtIOMSGProxyDriver *s = opaque;
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
 
-    if (!proxy_usable(s) && !vdev->broken) {
+    if (proxy_usable(s)) {
+        return;
+    }
+    if (!vdev->broken ||
+        (virtio_vdev_has_feature(vdev, VIRTIO_F_VERSION_1) &&
+         !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))) {
         virtio_error(vdev, "virtio-msg-proxy-driver dev %u: no usable remote "
                      "device", s->dev_num);
     }
@@ -415,6 +431,9 @@ static void proxy_failed(void *opaque, const char *why)
     if (!vdev->broken) {
         virtio_error(vdev, "virtio-msg-proxy-driver dev %u: %s", s->dev_num,
                      why);
+    }
+    if (s->refail_bh) {
+        qemu_bh_schedule(s->refail_bh);
     }
 }
 
