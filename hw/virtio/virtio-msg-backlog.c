@@ -26,50 +26,61 @@ static bool is_transport_msg_of(const uint8_t *e, uint16_t dev_num)
  * Does @e separate notifications of @dev_num that come before it from
  * those that come after: the reply to a device reset (SET_DEVICE_STATUS)
  * or to a queue reset (RESET_VQUEUE, of any queue), or the bus event that
- * announces the device added or removed?
+ * announces the device added or removed?  On the driver side (@avail: an
+ * EVENT_AVAIL waits), any request of the device: a kick never moves
+ * across a status change or a queue setup or reset.
  */
-static bool is_barrier(const uint8_t *e, uint16_t dev_num)
+static bool is_barrier(const uint8_t *e, uint16_t dev_num, bool avail)
 {
     if (e[0] & VIRTIO_MSG_TYPE_BUS) {
         return e[1] == VIRTIO_MSG_BUS_EVENT_DEVICE &&
                lduw_le_p(e + VIRTIO_MSG_HDR_SIZE) == dev_num;
     }
+    if (lduw_le_p(e + 2) != dev_num) {
+        return false;
+    }
+    if (avail) {
+        return e[0] == 0 && e[1] < VIRTIO_MSG_EVENT_CONFIG;
+    }
     return (e[0] & VIRTIO_MSG_TYPE_RESPONSE) &&
-           lduw_le_p(e + 2) == dev_num &&
            (e[1] == VIRTIO_MSG_SET_DEVICE_STATUS ||
             e[1] == VIRTIO_MSG_RESET_VQUEUE);
 }
 
 /*
- * Merge a new EVENT_USED or EVENT_CONFIG into a waiting one that says the
- * same.  Only a waiting one behind the last barrier of the device
- * qualifies: a notification never moves across a reset or EVENT_DEVICE.
+ * Merge a new EVENT_USED, EVENT_AVAIL or EVENT_CONFIG into a waiting one
+ * that says the same (of the same device, and queue for the first two).
+ * EVENT_CONFIG and EVENT_AVAIL replace the waiting one: they carry the
+ * newest status and generation, or next available offset.  Only a waiting
+ * one behind the last barrier of the device qualifies: a notification
+ * never moves across a reset or EVENT_DEVICE.
  */
 static bool coalesce(VirtIOMSGBacklog *b, const VirtIOMSG *msg,
                      const uint8_t *buf, size_t len)
 {
+    bool avail = msg->id == VIRTIO_MSG_EVENT_AVAIL;
+
     if (msg->type != 0 || (msg->id != VIRTIO_MSG_EVENT_USED &&
-                           msg->id != VIRTIO_MSG_EVENT_CONFIG)) {
+                           msg->id != VIRTIO_MSG_EVENT_CONFIG && !avail)) {
         return false;
     }
     for (uint32_t i = b->count; i-- > 0;) {
         uint8_t *e = entry(b, i);
 
-        if (is_barrier(e, msg->dev_num)) {
+        if (is_barrier(e, msg->dev_num, avail)) {
             return false;
         }
         if (e[0] != msg->type || e[1] != msg->id ||
-            lduw_le_p(e + 2) != msg->dev_num) {
+            lduw_le_p(e + 2) != msg->dev_num ||
+            (msg->id != VIRTIO_MSG_EVENT_CONFIG &&
+             ldl_le_p(e + VIRTIO_MSG_HDR_SIZE) != msg->vq.index)) {
             continue;
         }
-        if (msg->id == VIRTIO_MSG_EVENT_CONFIG) {
+        if (msg->id != VIRTIO_MSG_EVENT_USED) {
             memset(e, 0, SPSC_SLOT_SIZE);
             memcpy(e, buf, len);
-            return true;
         }
-        if (ldl_le_p(e + VIRTIO_MSG_HDR_SIZE) == msg->vq.index) {
-            return true;
-        }
+        return true;
     }
     return false;
 }

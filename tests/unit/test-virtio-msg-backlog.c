@@ -214,6 +214,35 @@ static void test_backlog_coalesce_barriers(void)
 }
 
 /* purge drops the transport messages of one device, keeps the rest. */
+/*
+ * Driver side: kicks of a queue coalesce, the newest next_offset wins, and
+ * never across a request of the device (status, queue setup or reset).
+ */
+static void test_backlog_coalesce_avail(void)
+{
+    BLMsg a5 = bl_msg(0, VIRTIO_MSG_EVENT_AVAIL, 1, 0, 5);
+    BLMsg a7 = bl_msg(0, VIRTIO_MSG_EVENT_AVAIL, 1, 0, 7);
+    BLMsg a9 = bl_msg(0, VIRTIO_MSG_EVENT_AVAIL, 1, 0, 9);
+    BLMsg q1 = bl_msg(0, VIRTIO_MSG_EVENT_AVAIL, 1, 1, 3);
+    BLMsg other = bl_msg(0, VIRTIO_MSG_EVENT_AVAIL, 2, 0, 4);
+    BLMsg other_req = bl_msg(0, VIRTIO_MSG_SET_DEVICE_STATUS, 2, 0, 0);
+    BLMsg req = bl_msg(0, VIRTIO_MSG_RESET_VQUEUE, 1, 0, 0);
+    const BLMsg expect[] = { a7, q1, other, other_req, req, a9 };
+    VirtIOMSGBacklog *b = bl_new();
+
+    bl_add_queued(b, &a5);
+    bl_add_queued(b, &q1);
+    bl_add_queued(b, &other);
+    bl_add_queued(b, &other_req);
+    /* another device's request is no barrier: a7 replaces a5 */
+    g_assert_cmpint(bl_add(b, &a7), ==, VIRTIO_MSG_BACKLOG_COALESCED);
+    bl_add_queued(b, &req);
+    /* the device's own request is one: a9 waits behind it */
+    bl_add_queued(b, &a9);
+    bl_expect(b, expect, ARRAY_SIZE(expect));
+    g_free(b);
+}
+
 static void test_backlog_purge(void)
 {
     const BLMsg r1 = bl_reply(VIRTIO_MSG_GET_DEVICE_STATUS, 1, 1);
@@ -271,6 +300,8 @@ int main(int argc, char *argv[])
     g_test_add_func("/virtio-msg-backlog/coalesce", test_backlog_coalesce);
     g_test_add_func("/virtio-msg-backlog/coalesce-barriers",
                     test_backlog_coalesce_barriers);
+    g_test_add_func("/virtio-msg-backlog/coalesce-avail",
+                    test_backlog_coalesce_avail);
     g_test_add_func("/virtio-msg-backlog/purge", test_backlog_purge);
     return g_test_run();
 }
