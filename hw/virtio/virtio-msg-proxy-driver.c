@@ -68,7 +68,19 @@ typedef struct ProxyReply {
     VirtIOMSG req;
     VirtIOMSG resp;
     bool answered;
+    VirtIOMSGProxyRefresh *refresh;     /* part of a config refresh */
 } ProxyReply;
+
+/* The config space read again after EVENT_CONFIG, without waiting */
+struct VirtIOMSGProxyRefresh {
+    VirtIOMSGProxyDriver *s;
+    unsigned n;                 /* chunks asked for */
+    unsigned left;              /* not answered yet */
+    bool again;                 /* another EVENT_CONFIG came meanwhile */
+    ProxyReply chunks[PROXY_MAX_CONFIG_CHUNKS];
+};
+
+static void proxy_refresh_done(VirtIOMSGProxyRefresh *rf);
 
 static void proxy_reply_done(void *opaque, const VirtIOMSG *resp)
 {
@@ -77,6 +89,9 @@ static void proxy_reply_done(void *opaque, const VirtIOMSG *resp)
     if (resp) {
         r->resp = *resp;
         r->answered = true;
+    }
+    if (r->refresh) {
+        proxy_refresh_done(r->refresh);
     }
 }
 
@@ -169,6 +184,57 @@ static void proxy_refresh_config(VirtIOMSGProxyDriver *s)
 
     if (proxy_send_config_reads(s, replies, &n) && proxy_wait(s, deadline)) {
         proxy_take_config(s, replies, n);
+    }
+}
+
+/*
+ * After EVENT_CONFIG: read the config space again, all chunks at once,
+ * and raise the guest's config interrupt once the copy is fresh, so that
+ * the reads the guest then makes are served without a round trip.
+ */
+static void proxy_refresh_start(VirtIOMSGProxyDriver *s)
+{
+    VirtIOMSGProxyRefresh *rf = s->refresh;
+    uint32_t chunk = proxy_config_chunk(s);
+    unsigned want = DIV_ROUND_UP(VIRTIO_DEVICE(s)->config_len, chunk);
+    unsigned n = 0;
+
+    if (rf->left) {
+        rf->again = true;
+        return;
+    }
+    rf->again = false;
+    memset(rf->chunks, 0, sizeof(rf->chunks));
+    for (unsigned i = 0; i < want; i++) {
+        rf->chunks[i].refresh = rf;
+    }
+    /* answers may come while we send: count them all in first */
+    rf->left = want + 1;
+    if (!proxy_send_config_reads(s, rf->chunks, &n)) {
+        n--;                            /* the last one was not sent */
+    }
+    rf->n = n;
+    rf->left -= want - n;
+    proxy_refresh_done(rf);             /* the extra count */
+}
+
+static void proxy_refresh_done(VirtIOMSGProxyRefresh *rf)
+{
+    VirtIOMSGProxyDriver *s = rf->s;
+    bool fresh = true;
+
+    if (--rf->left) {
+        return;
+    }
+    for (unsigned i = 0; i < rf->n; i++) {
+        fresh &= rf->chunks[i].answered;
+    }
+    fresh = fresh && proxy_usable(s) && proxy_take_config(s, rf->chunks,
+                                                            rf->n);
+    if (rf->again && proxy_usable(s)) {
+        proxy_refresh_start(s);
+    } else if (fresh) {
+        virtio_notify_config(VIRTIO_DEVICE(s));
     }
 }
 
@@ -418,9 +484,9 @@ static void proxy_event(void *opaque, const VirtIOMSG *msg)
     if (!proxy_check_status(s, msg->config.status)) {
         return;
     }
-    /* the config changed: read it again when the guest asks */
+    /* the config changed: the guest hears of it once the copy is fresh */
     s->config_valid = false;
-    virtio_notify_config(VIRTIO_DEVICE(s));
+    proxy_refresh_start(s);
 }
 
 static void proxy_failed(void *opaque, const char *why)
@@ -649,6 +715,8 @@ static void proxy_realize(DeviceState *dev, Error **errp)
     virtio_init(vdev, VIRTIO_ID_RNG, 0);
     vdev->name = TYPE_VIRTIO_MSG_PROXY_DRIVER;
     s->config_cache = g_malloc0(1);
+    s->refresh = g_new0(VirtIOMSGProxyRefresh, 1);
+    s->refresh->s = s;
     s->refail_bh = qemu_bh_new(proxy_refail_bh, s);
     s->machine_done.notify = proxy_machine_done;
     qemu_add_machine_init_done_notifier(&s->machine_done);
@@ -661,6 +729,7 @@ static void proxy_unrealize(DeviceState *dev)
 
     qemu_remove_machine_init_done_notifier(&s->machine_done);
     virtio_msg_driver_unregister(s->driver, s->dev_num);
+    g_free(s->refresh);
     qemu_bh_delete(s->refail_bh);
     for (uint32_t n = 0; n < s->num_queues && s->ready; n++) {
         virtio_delete_queue(virtio_get_queue(vdev, n));

@@ -23,6 +23,8 @@
 #define TYPE_VIRTIO_MSG_PROXY_DRIVER "virtio-msg-proxy-driver"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMSGProxyDriver, VIRTIO_MSG_PROXY_DRIVER)
 
+typedef struct VirtIOMSGProxyRefresh VirtIOMSGProxyRefresh;
+
 /* Limits on what a remote device may claim */
 #define VIRTIO_MSG_PROXY_MAX_QUEUES     64
 #define VIRTIO_MSG_PROXY_MAX_CONFIG     4096
@@ -49,6 +51,7 @@ struct VirtIOMSGProxyDriver {
     bool config_valid;
     uint32_t generation;
     uint8_t *config_cache;
+    VirtIOMSGProxyRefresh *refresh;
 };
 
 /*
