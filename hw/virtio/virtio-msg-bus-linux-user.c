@@ -410,7 +410,7 @@ static bool lu_read_byte(VirtIOMSGBusLinuxUser *s, uint8_t *b)
     return qemu_chr_fe_read_all(&s->chr, b, 1) == 1;
 }
 
-static void lu_wait(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
+static bool lu_wait(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
                     int64_t timeout_ms)
 {
     VirtIOMSGBusLinuxUser *s = VIRTIO_MSG_BUS_LINUX_USER(bd);
@@ -419,13 +419,14 @@ static void lu_wait(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
 
     /* what is in the queue already (its doorbell may be gone) */
     if (lu_run(s) || !s->up) {
-        return;
+        return s->up;
     }
     fd = lu_socket_fd(s);
     if (fd >= 0 && lu_poll(s, fd, timeout_ms) && lu_read_byte(s, &b) &&
         lu_doorbells_ok(s, &b, 1)) {
         lu_run(s);
     }
+    return s->up;
 }
 
 /*

@@ -111,9 +111,9 @@ bool virtio_msg_bus_can_wait(VirtIOMSGBus *bus)
     return backend_class(bus)->wait != NULL;
 }
 
-void virtio_msg_bus_wait(VirtIOMSGBus *bus, int64_t timeout_ms)
+bool virtio_msg_bus_wait(VirtIOMSGBus *bus, int64_t timeout_ms)
 {
-    backend_class(bus)->wait(bus->backend, bus, MAX(timeout_ms, 0));
+    return backend_class(bus)->wait(bus->backend, bus, MAX(timeout_ms, 0));
 }
 
 void virtio_msg_bus_wait_link(VirtIOMSGBus *bus)

@@ -222,7 +222,14 @@ bool virtio_msg_driver_wait(VirtIOMSGDriver *d, uint16_t dev_num,
             return false;
         }
         /* Blocks until the peer rings, hangs up, or the time is over */
-        virtio_msg_bus_wait(d->bus, deadline_ms - now);
+        if (!virtio_msg_bus_wait(d->bus, deadline_ms - now) &&
+            dev->inflight) {
+            virtio_msg_driver_fail(d, dev_num,
+                                   virtio_msg_bus_link_up(d->bus) ?
+                                   "the remote device cannot answer" :
+                                   "the virtio-msg link is down");
+            return false;
+        }
     }
     return true;
 }

@@ -59,11 +59,13 @@ struct VirtIOMSGBusDeviceClass {
     /*
      * Driver side (optional; a bus without wait cannot carry drivers).
      * wait: block (no main loop) until the peer may have sent something,
-     * it hangs up, or @timeout_ms pass; process what arrived.
+     * it hangs up, or @timeout_ms pass; process what arrived.  Returns
+     * false when nothing more can come (the peer is gone; for a bus whose
+     * both ends are here: nothing was waiting).
      * wait_link: block until the link is up, as long as the backend is
      * configured to wait for its peer.
      */
-    void (*wait)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
+    bool (*wait)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
                  int64_t timeout_ms);
     void (*wait_link)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
     /*
@@ -122,7 +124,7 @@ VirtIOMSGBus *virtio_msg_bus_find_only(void);
 
 /* Backend operations for the driver side (see VirtIOMSGBusDeviceClass) */
 bool virtio_msg_bus_can_wait(VirtIOMSGBus *bus);
-void virtio_msg_bus_wait(VirtIOMSGBus *bus, int64_t timeout_ms);
+bool virtio_msg_bus_wait(VirtIOMSGBus *bus, int64_t timeout_ms);
 void virtio_msg_bus_wait_link(VirtIOMSGBus *bus);
 
 /* Forget what waits to be sent for @dev_num (after a device reset). */
