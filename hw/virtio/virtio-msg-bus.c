@@ -341,7 +341,15 @@ static void virtio_msg_bus_plug(HotplugHandler *hotplug_dev,
          * follows Bus Master Enable and any IOMMU), not system memory as
          * the virtio core assumes without iommu_platform.
          */
-        VIRTIO_DEVICE(dev)->dma_as = virtio_msg_bus_get_dma_as(bus);
+        VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+        AddressSpace *as = virtio_msg_bus_get_dma_as(bus);
+
+        if (vdev->dma_as != as) {
+            /* the ring caches follow changes of that address space */
+            memory_listener_unregister(&vdev->listener);
+            vdev->dma_as = as;
+            memory_listener_register(&vdev->listener, as);
+        }
     }
     if (xport && dev->hotplugged) {
         virtio_msg_bus_event_device(bus, xport->dev_num,
