@@ -8,6 +8,8 @@
 #   make check-unit   unit tests (codec, SPSC queue)
 #   make check-qtest  qtests of the virtio-msg devices
 #   make check-e2e    two QEMUs, a stock Linux guest across them
+#   make check-sanitizers  unit tests, qtests and e2e under ASan and UBSan
+#   make fuzz         libFuzzer targets (FUZZ_SECONDS= per target)
 #   make demo         run the two-QEMU system, guest console on the terminal
 #   make patches      refresh patches/ from edits of upstream files in build/src
 #
@@ -28,7 +30,8 @@ QTESTS := \
 	tests/qtest/qos-test \
 	tests/qtest/virtio-msg-amp-pci-test \
 	tests/qtest/virtio-msg-peer-test \
-	tests/qtest/virtio-msg-loopback-test
+	tests/qtest/virtio-msg-loopback-test \
+	tests/qtest/virtio-msg-faults-test
 
 # vhost-user needs host notifiers (ioeventfd/irqfd), which the virtio-msg
 # transport does not provide: those qos paths are not run over virtio-msg.
@@ -43,13 +46,14 @@ QTEST_ENV := \
 	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
 
 .PHONY: all deps configured build check check-unit check-qtest check-e2e \
+	check-sanitizers fuzz \
 	e2e-deps demo patches \
 	clean distclean help
 
 all: build
 
 help:
-	@sed -n '3,15s/^# \{0,1\}//p' Makefile
+	@sed -n '3,17s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -95,6 +99,14 @@ E2E := bash tests/e2e/virtio-msg-e2e.sh $(BUILD)
 
 check-e2e: build e2e-deps
 	@$(E2E) test pci mmio
+
+# Their own build directories and scripts (scripts/fork/)
+check-sanitizers: deps
+	@sh scripts/fork/check-sanitizers.sh $(BUILD)
+
+FUZZ_SECONDS ?= 180
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fork/fuzz.sh $(BUILD)
 
 demo: build e2e-deps
 	@$(E2E) demo pci
