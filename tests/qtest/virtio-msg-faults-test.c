@@ -339,6 +339,17 @@ static void drain(Rig *r, unsigned fifo, uint16_t used)
     }
 }
 
+/* Let the device run for @ms of virtual time, reading all it sends. */
+static void take_for(Rig *r, unsigned fifo, unsigned ms)
+{
+    for (unsigned i = 0; i < ms; i++) {
+        qtest_clock_step(r->qts, TICK_NS);
+        while (take(r, fifo)) {
+            /* read everything there is */
+        }
+    }
+}
+
 /* Let the device run for @ms of virtual time: it must send nothing. */
 static void assert_quiet(Rig *r, unsigned fifo, unsigned ms)
 {
@@ -863,10 +874,597 @@ static void test_migrate_busy(void)
     rig_stop(&r);
 }
 
+/*
+ * GET_DEVICE_STATUS replies: before request number @after (in queue
+ * order) dev 0 reads @before0 and dev 1 @before1, from there on both 0.
+ */
+static void assert_status_replies(Rig *r, unsigned after, uint32_t before0,
+                                  uint32_t before1)
+{
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < r->seen[0]->len; i++) {
+        const VirtIOMSG *m = &seen_at(r, 0, i)->msg;
+
+        if (!(m->type & VIRTIO_MSG_TYPE_RESPONSE)) {
+            continue;
+        }
+        if (m->id == VIRTIO_MSG_GET_DEVICE_STATUS) {
+            g_assert_cmphex(m->status.status, ==,
+                            k >= after ? 0 : m->dev_num ? before1 : before0);
+        }
+        k++;
+    }
+}
+
+/*
+ * Faults in the middle of traffic: busy_until_paused(), then batch 3
+ * (sectors 30, 31) kicked with the kick waiting in the queue behind the
+ * paused PING, and more requests behind it.  Returns the number of
+ * requests owed a reply before those.
+ */
+static unsigned busy_with_waiting_kick(Rig *r)
+{
+    unsigned before;
+
+    busy_until_paused(r);
+    before = r->sent[0]->len;
+    blk_write_batch(r, 30, 30, 2);
+    put_ping(r, 0, 0x4000);
+    put_dev(r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 0);
+    put_dev(r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 0);
+    qvirtio_msg_amp_doorbell(&r->amp, 0);
+    g_assert_cmpuint(q_fill(r, 0, QVMSG_AMP_TO_DEVICE), ==, 5);
+    g_assert_cmpuint(q_fill(r, 0, QVMSG_AMP_TO_DRIVER), ==, SLOTS);
+    return before;
+}
+
+static void busy_rig_start(Rig *r, bool bridged)
+{
+    VirtIOMSG resp;
+
+    rig_start(r, bridged, 1, true,
+              "-device virtio-rng-device,bus=amp0.fifo0.dev1");
+    blk_init(r);
+    msix_on(r);
+    call(r, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 1,
+         VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, &resp);
+    g_assert_cmphex(resp.status.status, ==,
+                    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+}
+
+/* Forget the driver's state: it starts over after a fault. */
+static void driver_forget(Rig *r)
+{
+    for (unsigned i = 0; i < MAX_FIFOS; i++) {
+        g_array_set_size(r->sent[i], 0);
+        g_array_set_size(r->seen[i], 0);
+    }
+    g_free(r->vq);
+    r->vq = NULL;
+    r->num_reqs = 0;
+}
+
+/*
+ * After the fault, a fresh driver brings virtio-blk up again; what was
+ * written and completed before (batch 1) is on the disk, and new writes
+ * work.
+ */
+static void fresh_driver_works(Rig *r)
+{
+    VirtIOMSG resp;
+
+    blk_init(r);
+    blk_write_batch(r, 50, 50, 4);
+    qvirtio_msg_amp_doorbell(&r->amp, 0);
+    blk_wait_used(r, 4);
+    drain(r, 0, 4);
+    assert_completions_notified(r);
+    blk_read_back(r, 10, 10, 4);
+    blk_read_back(r, 50, 50, 4);
+    assert_on_disk(r, 10, 10, 4);
+    assert_on_disk(r, 50, 50, 4);
+    assert_replies_in_order(r, 0);
+    call(r, 0, VIRTIO_MSG_GET_VQUEUE, 1, 0, &resp);
+    g_assert_cmpuint(resp.vq.max_size, !=, 0);
+}
+
+/*
+ * The device after a reset of its function: zeroed queues, nothing
+ * pending, nothing sent by itself; the first messages the driver reads
+ * are the replies to its first requests, and both devices are reset.
+ */
+static void assert_clean_after_reset(Rig *r)
+{
+    VirtIOMSG resp;
+
+    driver_forget(r);
+    rig_connect(r, r->qts);
+    assert_fifo_zeroed(r, 0);
+    qpci_msix_enable(r->amp.pdev);
+    g_assert_true(qpci_msix_masked(r->amp.pdev, 0));
+    g_assert_false(qpci_msix_pending(r->amp.pdev, 0));
+    assert_quiet(r, 0, 20);
+    assert_fifo_zeroed(r, 0);
+    g_assert_false(qpci_msix_pending(r->amp.pdev, 0));
+    qpci_msix_disable(r->amp.pdev);
+    msix_on(r);
+
+    put_ping(r, 0, 0xaaaa);
+    put_dev(r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 0);
+    put_dev(r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 0);
+    qvirtio_msg_amp_doorbell(&r->amp, 0);
+    drain(r, 0, 0);
+    g_assert_cmpuint(r->seen[0]->len, ==, 3);
+    assert_replies_in_order(r, 0);
+    assert_status_replies(r, 0, 0, 0);
+    g_assert_true(msix_fired(r, 0));
+    assert_quiet(r, 0, 20);
+
+    call(r, 0, VIRTIO_MSG_GET_VQUEUE, 0, 0, &resp);
+    g_assert_cmpuint(resp.vq.max_size, !=, 0);
+    g_assert_cmpuint(resp.vq.size, ==, 0);
+    g_assert_cmphex(resp.vq.desc, ==, 0);
+    g_assert_cmphex(resp.vq.driver, ==, 0);
+    g_assert_cmphex(resp.vq.device, ==, 0);
+}
+
+/* system_reset (QMP) with everything busy */
+static void test_system_reset_busy(void)
+{
+    Rig r;
+
+    busy_rig_start(&r, false);
+    busy_with_waiting_kick(&r);
+    qtest_qmp_assert_success(r.qts, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(r.qts, "RESET");
+    assert_clean_after_reset(&r);
+    fresh_driver_works(&r);
+    rig_stop(&r);
+}
+
+/*
+ * A reset of the PCI bus the function is on, by the guest: the device
+ * sits behind a PCI-PCI bridge whose Secondary Bus Reset bit is pulsed.
+ * (The function has no FLR: it is a conventional PCI device without a
+ * PCI Express capability, and QEMU has no QMP command to reset a single
+ * device; a secondary bus reset is the PCI reset a guest can do.)
+ */
+static void test_bus_reset_busy(void)
+{
+    QPCIDevice *br;
+    uint16_t ctl;
+    Rig r;
+
+    busy_rig_start(&r, true);
+    busy_with_waiting_kick(&r);
+    br = qpci_device_find(&r.gbus.bus, BRIDGE_DEVFN);
+    g_assert_nonnull(br);
+    ctl = qpci_config_readw(br, PCI_BRIDGE_CONTROL);
+    qpci_config_writew(br, PCI_BRIDGE_CONTROL,
+                       ctl | PCI_BRIDGE_CTL_BUS_RESET);
+    qpci_config_writew(br, PCI_BRIDGE_CONTROL, ctl);
+    g_free(br);
+    /* the function's own configuration was reset */
+    g_assert_cmphex(qpci_config_readw(r.amp.pdev, PCI_COMMAND), ==, 0);
+    assert_clean_after_reset(&r);
+    fresh_driver_works(&r);
+    rig_stop(&r);
+}
+
+/*
+ * Bus Master Enable cleared with everything busy: the devices are reset
+ * and stop touching memory, but messages keep flowing (the FIFOs are in
+ * the function's BAR) and everything owed arrives, in order; the kick
+ * that was waiting finds a reset device and does nothing.
+ */
+static void test_bus_master_off_busy(void)
+{
+    uint16_t cmd;
+    unsigned after;
+    Rig r;
+
+    busy_rig_start(&r, false);
+    after = busy_with_waiting_kick(&r);
+    cmd = qpci_config_readw(r.amp.pdev, PCI_COMMAND);
+    qpci_config_writew(r.amp.pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+
+    drain(&r, 0, 0);
+    assert_quiet(&r, 0, 20);
+    assert_replies_in_order(&r, 0);
+    assert_status_replies(&r, after, STATUS_LIVE,
+                          VIRTIO_CONFIG_S_ACKNOWLEDGE |
+                          VIRTIO_CONFIG_S_DRIVER);
+    /* batches 1 and 2 completed, batch 3 was never touched */
+    g_assert_cmpuint(blk_used_idx(&r), ==, 8);
+    g_assert_cmpuint(blk_status_byte(&r, &r.req[8]), ==, 0xff);
+    g_assert_cmpuint(blk_status_byte(&r, &r.req[9]), ==, 0xff);
+    assert_completions_notified(&r);
+    g_assert_cmphex(dev_status(&r, 0, 0), ==, 0);
+
+    qpci_config_writew(r.amp.pdev, PCI_COMMAND, cmd);
+    driver_forget(&r);
+    fresh_driver_works(&r);
+    rig_stop(&r);
+}
+
+/*
+ * A guest floods both FIFOs (num-fifos=2) and consumes nothing for
+ * VMSG_FLOOD_SECONDS (default 3) of wall time: PINGs and
+ * GET_DEVICE_STATUS for two devices on each FIFO, plus hot-plug events
+ * on FIFO 1.  QEMU's memory stays bounded, and once the guest drains,
+ * every reply arrives, in order per FIFO.
+ */
+
+#define FLOOD_DEVICES \
+    "-device virtio-rng-device,bus=amp0.fifo0.dev0 " \
+    "-device virtio-rng-device,bus=amp0.fifo0.dev1 " \
+    "-device virtio-rng-device,bus=amp0.fifo1.dev0 " \
+    "-device virtio-rng-device,bus=amp0.fifo1.dev1"
+#define FLOOD_HOTPLUGS  40
+#define FLOOD_HP_DEV    5
+
+static const uint32_t flood_status[MAX_FIFOS][2] = {
+    { VIRTIO_CONFIG_S_ACKNOWLEDGE,
+      VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER },
+    { VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+      VIRTIO_CONFIG_S_ACKNOWLEDGE },
+};
+
+static double flood_seconds(void)
+{
+    const char *env = g_getenv("VMSG_FLOOD_SECONDS");
+    double secs = env ? g_ascii_strtod(env, NULL) : 0;
+
+    return secs > 0 ? secs : 3;
+}
+
+static long rss_kib(Rig *r)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            (int)qtest_pid(r->qts));
+    g_autofree char *text = NULL;
+    const char *line;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    line = strstr(text, "VmRSS:");
+    g_assert_nonnull(line);
+    return strtol(line + strlen("VmRSS:"), NULL, 10);
+}
+
+/* Put message @k of the flood on @fifo: a PING or a status request. */
+static bool flood_put(Rig *r, unsigned fifo, unsigned k)
+{
+    VirtIOMSG m;
+
+    if (k % 3 == 0) {
+        msg_ping(&m, (fifo << 24) | k);
+    } else {
+        msg_dev(&m, VIRTIO_MSG_GET_DEVICE_STATUS, k % 3 - 1);
+    }
+    return put_msg(r, fifo, &m, true);
+}
+
+static void hotplug_cycle(Rig *r)
+{
+    g_autofree char *bus = g_strdup_printf("amp0.fifo1.dev%d", FLOOD_HP_DEV);
+
+    qtest_qmp_device_add(r->qts, "virtio-rng-device", "churn",
+                         "{ 'bus': %s }", bus);
+    qtest_qmp_device_del(r->qts, "churn");
+}
+
+static void test_flood(void)
+{
+    double secs = flood_seconds();
+    unsigned k[MAX_FIFOS] = { 0 }, hotplugs = 0, rounds = 0;
+    long rss_before, rss_flooded, rss_drained;
+    gint64 start;
+    Rig r;
+
+    rig_start(&r, false, 2, false, FLOOD_DEVICES);
+    for (unsigned f = 0; f < MAX_FIFOS; f++) {
+        for (uint16_t dev = 0; dev < 2; dev++) {
+            VirtIOMSG resp;
+
+            call(&r, f, VIRTIO_MSG_SET_DEVICE_STATUS, dev,
+                 flood_status[f][dev], &resp);
+            g_assert_cmphex(resp.status.status, ==, flood_status[f][dev]);
+        }
+        /* warm up: one full queue and a backlog, drained */
+        fill_to_driver(&r, f, 0);
+        hotplug_cycle(&r);
+        drain(&r, f, 0);
+        take_for(&r, f, 20);
+        g_array_set_size(r.sent[f], 0);
+        g_array_set_size(r.seen[f], 0);
+    }
+    rss_before = rss_kib(&r);
+
+    start = g_get_monotonic_time();
+    while (g_get_monotonic_time() - start < secs * G_USEC_PER_SEC) {
+        for (unsigned f = 0; f < MAX_FIFOS; f++) {
+            while (flood_put(&r, f, k[f])) {
+                k[f]++;
+            }
+            qvirtio_msg_amp_doorbell(&r.amp, f);
+        }
+        if (hotplugs < FLOOD_HOTPLUGS && rounds % 8 == 0) {
+            hotplug_cycle(&r);
+            hotplugs++;
+        }
+        qtest_clock_step(r.qts, TICK_NS);
+        rounds++;
+    }
+    rss_flooded = rss_kib(&r);
+    g_test_message("flood: %u rounds, %u and %u messages, %u hot-plugs, "
+                   "VmRSS %ld -> %ld KiB", rounds, k[0], k[1], hotplugs,
+                   rss_before, rss_flooded);
+    /* the device stopped taking requests: both queues stayed full */
+    for (unsigned f = 0; f < MAX_FIFOS; f++) {
+        g_assert_cmpuint(q_fill(&r, f, QVMSG_AMP_TO_DEVICE), ==, SLOTS);
+        g_assert_cmpuint(q_fill(&r, f, QVMSG_AMP_TO_DRIVER), ==, SLOTS);
+    }
+    g_assert_cmpint(rss_flooded - rss_before, <, RSS_SLACK_KIB);
+
+    for (unsigned f = 0; f < MAX_FIFOS; f++) {
+        unsigned events = 0;
+
+        drain(&r, f, 0);
+        assert_quiet(&r, f, 20);
+        assert_replies_in_order(&r, f);
+        g_assert_cmpuint(r.sent[f]->len, ==, k[f]);
+        for (unsigned i = 0; i < r.seen[f]->len; i++) {
+            const VirtIOMSG *m = &seen_at(&r, f, i)->msg;
+
+            if (m->type & VIRTIO_MSG_TYPE_RESPONSE) {
+                if (m->id == VIRTIO_MSG_GET_DEVICE_STATUS) {
+                    g_assert_cmphex(m->status.status, ==,
+                                    flood_status[f][m->dev_num]);
+                }
+                continue;
+            }
+            /* hot-plug events on FIFO 1 only, READY and REMOVED in turn */
+            g_assert_cmpuint(f, ==, 1);
+            g_assert_cmphex(m->type, ==, VIRTIO_MSG_TYPE_BUS);
+            g_assert_cmphex(m->id, ==, VIRTIO_MSG_BUS_EVENT_DEVICE);
+            g_assert_cmpuint(m->event_device.dev_num, ==, FLOOD_HP_DEV);
+            g_assert_cmpuint(m->event_device.state, ==,
+                             events % 2 ? VIRTIO_MSG_DEVICE_REMOVED :
+                             VIRTIO_MSG_DEVICE_READY);
+            events++;
+        }
+        g_assert_cmpuint(events, ==, f ? 2 * hotplugs : 0);
+    }
+    rss_drained = rss_kib(&r);
+    g_test_message("drained: VmRSS %ld KiB", rss_drained);
+    g_assert_cmpint(rss_drained - rss_before, <, RSS_SLACK_KIB);
+    ping_now(&r, 0, 0xf10d);
+    ping_now(&r, 1, 0xf11d);
+    rig_stop(&r);
+}
+
+/*
+ * Unplug and replug of a virtio device while its replies wait in the
+ * backlog (the device-to-driver queue is full).  What the driver must
+ * see: the removed device's replies and notifications before its
+ * EVENT_DEVICE REMOVED, nothing of that dev_num until READY, and only the
+ * new device's messages after READY, the new device's EVENT_USED among
+ * them (not merged into the old device's waiting one).  The removed
+ * device had a request still in progress (rate-limited virtio-rng): it
+ * never completes and does not disturb anything later.
+ */
+
+static uint16_t ring_used_idx(Rig *r, QVirtQueue *vq)
+{
+    return qtest_readw(r->qts, vq->used + 2);
+}
+
+/* A 64-byte zeroed buffer for virtio-rng, made available on @vq */
+static uint64_t rng_post(Rig *r, QVirtQueue *vq)
+{
+    uint64_t addr = guest_alloc(&r->alloc, 64);
+    uint16_t idx = qtest_readw(r->qts, vq->avail + 2);
+    uint32_t head;
+
+    qtest_memset(r->qts, addr, 0, 64);
+    head = qvirtqueue_add(r->qts, vq, addr, 64, true, false);
+    qtest_writew(r->qts, vq->avail + 4 + 2 * (idx % vq->size), head);
+    qtest_writew(r->qts, vq->avail + 2, idx + 1);
+    return addr;
+}
+
+static void wait_ring_used(Rig *r, QVirtQueue *vq, uint16_t used)
+{
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+    while (ring_used_idx(r, vq) < used) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(1000);
+        qtest_clock_step(r->qts, 1000);
+    }
+}
+
+/* Index in the log of EVENT_DEVICE(@dev, @state); exactly one of them */
+static unsigned find_event_device(Rig *r, uint16_t dev, uint16_t state)
+{
+    unsigned at = UINT_MAX;
+
+    for (unsigned i = 0; i < r->seen[0]->len; i++) {
+        const VirtIOMSG *m = &seen_at(r, 0, i)->msg;
+
+        if (m->type == VIRTIO_MSG_TYPE_BUS &&
+            m->id == VIRTIO_MSG_BUS_EVENT_DEVICE &&
+            m->event_device.dev_num == dev &&
+            m->event_device.state == state) {
+            g_assert_cmpuint(at, ==, UINT_MAX);
+            at = i;
+        }
+    }
+    g_assert_cmpuint(at, !=, UINT_MAX);
+    return at;
+}
+
+static void test_unplug_replug_backlog(void)
+{
+    const uint32_t ack_drv = VIRTIO_CONFIG_S_ACKNOWLEDGE |
+                             VIRTIO_CONFIG_S_DRIVER;
+    QVirtioDevice *vdev;
+    QVirtQueue *old_vq, *new_vq;
+    uint16_t old_from, new_from;
+    unsigned removed, ready, driver_ok_at = UINT_MAX;
+    unsigned old_used = 0, new_used_after = 0;
+    uint64_t new_buf;
+    uint8_t data[64], zero[64] = { 0 };
+    VirtIOMSG m, resp;
+    QDict *rsp;
+    Rig r;
+
+    rig_start(&r, false, 1, false,
+              "-device virtio-rng-device,bus=amp0.fifo0.dev0 "
+              "-device virtio-rng-device,id=victim,bus=amp0.fifo0.dev1,"
+              "max-bytes=64,period=60000");
+    vdev = &r.amp.vdev;
+    r.amp.fifo = 0;
+    r.amp.dev_num = 1;
+    vdev->device_type = VIRTIO_ID_RNG;
+    qvirtio_start_device(vdev);
+    qvirtio_set_features(vdev, 1ULL << VIRTIO_F_VERSION_1);
+    old_vq = qvirtqueue_setup(vdev, &r.alloc, 0);
+    qvirtio_set_driver_ok(vdev);
+    call(&r, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 0, ack_drv, &resp);
+
+    /* the queue full; replies of dev 1 and its EVENT_USED in the backlog */
+    fill_to_driver(&r, 0, 0);
+    old_from = r.token;
+    put_dev(&r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 0);
+    put_ping(&r, 0, 0x100);
+    put_dev(&r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 0, 0);
+    rng_post(&r, old_vq);
+    rng_post(&r, old_vq);       /* over the rate limit: stays in progress */
+    msg_kick(&m, 1);
+    put_ok(&r, 0, &m);
+    put_dev(&r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 0);
+    qvirtio_msg_amp_doorbell(&r.amp, 0);
+    wait_ring_used(&r, old_vq, 1);
+    g_assert_cmpuint(q_fill(&r, 0, QVMSG_AMP_TO_DEVICE), ==, 0);
+    g_assert_cmpuint(q_fill(&r, 0, QVMSG_AMP_TO_DRIVER), ==, SLOTS);
+
+    qtest_qmp_device_del(r.qts, "victim");
+    /* for the removed dev_num: dropped; the rest goes on */
+    msg_dev(&m, VIRTIO_MSG_GET_DEVICE_STATUS, 1);
+    g_assert_true(put_msg(&r, 0, &m, false));
+    put_ping(&r, 0, 0x200);
+    qvirtio_msg_amp_doorbell(&r.amp, 0);
+    g_assert_cmpuint(q_fill(&r, 0, QVMSG_AMP_TO_DEVICE), ==, 0);
+
+    qtest_qmp_device_add(r.qts, "virtio-rng-device", "victim",
+                         "{ 'bus': 'amp0.fifo0.dev1' }");
+    /* the new device brought up without waiting for any reply */
+    new_from = r.token;
+    put_dev(&r, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 1, ack_drv);
+    msg_dev(&m, VIRTIO_MSG_SET_FEATURES, 1);
+    m.features.index = 0;
+    m.features.num = 2;
+    m.features.blocks[1] = (1ULL << VIRTIO_F_VERSION_1) >> 32;
+    put_ok(&r, 0, &m);
+    put_dev(&r, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 1,
+            ack_drv | VIRTIO_CONFIG_S_FEATURES_OK);
+    new_vq = g_new0(QVirtQueue, 1);
+    new_vq->vdev = vdev;
+    new_vq->size = 8;
+    new_vq->num_free = 8;
+    new_vq->align = 4096;
+    qvring_init(r.qts, &r.alloc, new_vq,
+                guest_alloc(&r.alloc, qvring_size(8, 4096)));
+    msg_dev(&m, VIRTIO_MSG_SET_VQUEUE, 1);
+    m.vq.size = new_vq->size;
+    m.vq.desc = new_vq->desc;
+    m.vq.driver = new_vq->avail;
+    m.vq.device = new_vq->used;
+    put_ok(&r, 0, &m);
+    put_dev(&r, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 1, STATUS_LIVE);
+    new_buf = rng_post(&r, new_vq);
+    msg_kick(&m, 1);
+    put_ok(&r, 0, &m);
+    put_dev(&r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 0);
+    qvirtio_msg_amp_doorbell(&r.amp, 0);
+
+    drain(&r, 0, 0);
+    wait_ring_used(&r, new_vq, 1);
+    take_for(&r, 0, 20);
+    assert_replies_in_order(&r, 0);
+
+    removed = find_event_device(&r, 1, VIRTIO_MSG_DEVICE_REMOVED);
+    ready = find_event_device(&r, 1, VIRTIO_MSG_DEVICE_READY);
+    g_assert_cmpuint(removed, <, ready);
+    for (unsigned i = 0; i < r.seen[0]->len; i++) {
+        const VirtIOMSG *msg = &seen_at(&r, 0, i)->msg;
+        bool reply = msg->type & VIRTIO_MSG_TYPE_RESPONSE;
+
+        if ((msg->type & VIRTIO_MSG_TYPE_BUS) || msg->dev_num != 1) {
+            continue;
+        }
+        /* nothing of dev 1 between its removal and its return */
+        g_assert_true(i < removed || i > ready);
+        if (reply && msg->token < new_from) {
+            /* the old device answered before it went */
+            g_assert_cmpuint(msg->token, >=, old_from);
+            g_assert_cmpuint(i, <, removed);
+            g_assert_cmphex(msg->status.status, ==, STATUS_LIVE);
+        } else if (reply) {
+            g_assert_cmpuint(i, >, ready);
+            if (msg->id == VIRTIO_MSG_SET_DEVICE_STATUS &&
+                msg->status.status == STATUS_LIVE) {
+                driver_ok_at = i;
+            }
+        } else {
+            g_assert_cmphex(msg->id, ==, VIRTIO_MSG_EVENT_USED);
+            if (i < removed) {
+                old_used++;
+            } else if (i > driver_ok_at && driver_ok_at != UINT_MAX) {
+                new_used_after++;
+            }
+        }
+    }
+    g_assert_cmpuint(old_used, ==, 1);
+    g_assert_cmpuint(new_used_after, ==, 1);
+    qtest_memread(r.qts, new_buf, data, sizeof(data));
+    g_assert_cmpint(memcmp(data, zero, sizeof(data)), !=, 0);
+
+    /* past the old device's rate-limit period: nothing moves */
+    qtest_clock_step(r.qts, 61 * 1000 * (int64_t)TICK_NS);
+    g_assert_cmpuint(ring_used_idx(&r, old_vq), ==, 1);
+    assert_quiet(&r, 0, 20);
+    rsp = qtest_qmp(r.qts, "{ 'execute': 'query-status' }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+
+    msg_dev(&m, 0, 0);
+    virtio_msg_init(&m, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_GET_DEVICES,
+                    0, 0);
+    m.devices.offset = 0;
+    m.devices.count = 32;
+    qvirtio_msg_amp_request(&r.amp, 0, &m, &resp);
+    g_assert_cmphex(resp.devices.bitmap[0], ==, 0x3);
+    g_assert_cmphex(dev_status(&r, 0, 1), ==, STATUS_LIVE);
+    g_free(old_vq);
+    g_free(new_vq);
+    rig_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/virtio-msg-faults/migrate-busy", test_migrate_busy);
+    qtest_add_func("/virtio-msg-faults/system-reset-busy",
+                   test_system_reset_busy);
+    qtest_add_func("/virtio-msg-faults/bus-reset-busy", test_bus_reset_busy);
+    qtest_add_func("/virtio-msg-faults/bus-master-off-busy",
+                   test_bus_master_off_busy);
+    qtest_add_func("/virtio-msg-faults/flood", test_flood);
+    qtest_add_func("/virtio-msg-faults/unplug-replug-backlog",
+                   test_unplug_replug_backlog);
     return g_test_run();
 }
