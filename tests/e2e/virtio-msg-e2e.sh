@@ -29,14 +29,16 @@ build=$(cd "$1" && pwd)
 action=$2
 shift 2
 
-qemu=$build/obj/qemu-system-aarch64
+# E2E_QEMU: the QEMU binary of both sides (default: the main build's)
+qemu=${E2E_QEMU:-$build/obj/qemu-system-aarch64}
 # E2E_QEMU_ARGS: extra options for both QEMUs (e.g. -trace 'virtio_msg*');
 # E2E_KEEP=1 keeps the work directory (logs) for inspection
 extra_args=(${E2E_QEMU_ARGS:-})
 cache=$build/e2e
 python=/usr/bin/python3
 mem_size=512M
-boot_timeout=120
+# E2E_BOOT_TIMEOUT: seconds the guest may take for its checks
+boot_timeout=${E2E_BOOT_TIMEOUT:-120}
 
 . "$repo/scripts/fork/apt-private.sh"
 

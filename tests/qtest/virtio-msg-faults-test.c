@@ -15,6 +15,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "qemu/cutils.h"
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
@@ -1124,12 +1125,15 @@ static long rss_kib(Rig *r)
     g_autofree char *path = g_strdup_printf("/proc/%d/status",
                                             (int)qtest_pid(r->qts));
     g_autofree char *text = NULL;
-    const char *line;
+    const char *line, *end;
+    long kib;
 
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
     line = strstr(text, "VmRSS:");
     g_assert_nonnull(line);
-    return strtol(line + strlen("VmRSS:"), NULL, 10);
+    g_assert_cmpint(qemu_strtol(line + strlen("VmRSS:"), &end, 10, &kib),
+                    ==, 0);
+    return kib;
 }
 
 /* Put message @k of the flood on @fifo: a PING or a status request. */
