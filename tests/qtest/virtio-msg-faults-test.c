@@ -1457,6 +1457,69 @@ static void test_unplug_replug_backlog(void)
     rig_stop(&r);
 }
 
+/*
+ * Unplug and replug while the device is paused (its backlog long) and a
+ * request for the unplugged dev_num still waits in the driver-to-device
+ * queue: the device reads that request only after the replug.  Nothing
+ * of that dev_num may come between REMOVED and READY, nor anything from
+ * the old device after REMOVED; if the request is answered, it is by the
+ * new device (status 0), after READY.
+ */
+static void test_unplug_replug_paused(void)
+{
+    unsigned removed, ready, answered = UINT_MAX;
+    uint16_t token;
+    VirtIOMSG m, resp;
+    Rig r;
+
+    rig_start(&r, false, 1, false,
+              "-device virtio-rng-device,bus=amp0.fifo0.dev0 "
+              "-device virtio-rng-device,id=victim,bus=amp0.fifo0.dev1");
+    call(&r, 0, VIRTIO_MSG_SET_DEVICE_STATUS, 1,
+         VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, &resp);
+    ping_until_paused(&r, 0, 0);
+    put_dev(&r, 0, VIRTIO_MSG_GET_DEVICE_STATUS, 1, 0);
+    token = r.token - 1;
+    put_ping(&r, 0, 0x100);
+    qvirtio_msg_amp_doorbell(&r.amp, 0);
+    g_assert_cmpuint(q_fill(&r, 0, QVMSG_AMP_TO_DEVICE), ==, 3);
+
+    qtest_qmp_device_del(r.qts, "victim");
+    qtest_qmp_device_add(r.qts, "virtio-rng-device", "victim",
+                         "{ 'bus': 'amp0.fifo0.dev1' }");
+    drain(&r, 0, 0);
+    take_for(&r, 0, 20);
+
+    removed = find_event_device(&r, 1, VIRTIO_MSG_DEVICE_REMOVED);
+    ready = find_event_device(&r, 1, VIRTIO_MSG_DEVICE_READY);
+    g_assert_cmpuint(removed, <, ready);
+    for (unsigned i = 0; i < r.seen[0]->len; i++) {
+        const VirtIOMSG *msg = &seen_at(&r, 0, i)->msg;
+
+        if ((msg->type & VIRTIO_MSG_TYPE_BUS) || msg->dev_num != 1) {
+            continue;
+        }
+        g_assert_cmpuint(i, >, ready);
+        g_assert_cmphex(msg->type, ==, VIRTIO_MSG_TYPE_RESPONSE);
+        g_assert_cmphex(msg->token, ==, token);
+        g_assert_cmphex(msg->status.status, ==, 0);
+        answered = i;
+    }
+    g_test_message("request queued before the unplug: %s",
+                   answered == UINT_MAX ? "dropped" :
+                   "answered by the new device after READY");
+    if (answered == UINT_MAX) {
+        g_array_remove_index(r.sent[0], r.sent[0]->len - 2);
+    }
+    assert_replies_in_order(&r, 0);
+    assert_quiet(&r, 0, 20);
+    g_assert_cmphex(dev_status(&r, 0, 1), ==, 0);
+    msg_ping(&m, 0x5151);
+    qvirtio_msg_amp_request(&r.amp, 0, &m, &resp);
+    g_assert_cmphex(resp.ping.data, ==, 0x5151);
+    rig_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1470,5 +1533,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-msg-faults/flood", test_flood);
     qtest_add_func("/virtio-msg-faults/unplug-replug-backlog",
                    test_unplug_replug_backlog);
+    qtest_add_func("/virtio-msg-faults/unplug-replug-paused",
+                   test_unplug_replug_paused);
     return g_test_run();
 }
