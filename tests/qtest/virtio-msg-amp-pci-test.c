@@ -932,6 +932,7 @@ static void test_blk_config(void)
     AmpTest t;
     VirtIOMSG req, resp;
     const VirtIOMSG *ev;
+    QVirtQueue *vq;
     uint32_t config_size, gen, gen2;
     unsigned from;
     uint8_t old;
@@ -967,7 +968,7 @@ static void test_blk_config(void)
     g_assert_cmpuint(resp.config.generation, ==, gen);
 
     /* a resize is announced with EVENT_CONFIG */
-    driver_init(&t, VERSION_1);
+    vq = driver_init(&t, VERSION_1);
     from = t.d.num_events;
     qtest_qmp_assert_success(t.qts, "{ 'execute': 'block_resize', "
                              "'arguments': { 'node-name': 'd0', "
@@ -978,6 +979,7 @@ static void test_blk_config(void)
     g_assert_cmpuint(ev->config.length, ==, 0);
     g_assert_cmpuint(get_capacity(&t, &gen2), ==, 2 * MiB / 512);
     g_assert_cmpuint(gen2, ==, ev->config.generation);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
     amp_stop(&t);
     unlink(image);
 }
