@@ -481,7 +481,13 @@ static void proxy_event(void *opaque, const VirtIOMSG *msg)
         proxy_notify_queue(s, msg->vq.index);
         return;
     }
-    if (!proxy_check_status(s, msg->config.status)) {
+    /*
+     * Only DEVICE_NEEDS_RESET counts: the status an event carries is not
+     * an answer to ours, so it must not change what we believe the device
+     * has (a lying peer could make us skip a status write).
+     */
+    if (msg->config.status & VIRTIO_CONFIG_S_NEEDS_RESET) {
+        proxy_fail(s, "the remote device needs a reset");
         return;
     }
     /* the config changed: the guest hears of it once the copy is fresh */
