@@ -31,7 +31,12 @@ QTESTS := \
 	tests/qtest/virtio-msg-amp-pci-test \
 	tests/qtest/virtio-msg-peer-test \
 	tests/qtest/virtio-msg-loopback-test \
-	tests/qtest/virtio-msg-faults-test
+	tests/qtest/virtio-msg-faults-test \
+	tests/qtest/virtio-msg-relay-test \
+	tests/qtest/virtio-msg-rng-peer-test
+
+# The stand-alone device side of the linux-user link (contrib/)
+PEER := contrib/virtio-msg-peer/virtio-msg-rng-peer
 
 # vhost-user needs host notifiers (ioeventfd/irqfd), which the virtio-msg
 # transport does not provide: those qos paths are not run over virtio-msg.
@@ -70,7 +75,8 @@ configured: deps
 
 build: configured
 	@$(NINJA) qemu-system-aarch64 qemu-img \
-		storage-daemon/qemu-storage-daemon $(UNIT_TESTS) $(QTESTS)
+		storage-daemon/qemu-storage-daemon $(PEER) $(UNIT_TESTS) \
+		$(QTESTS)
 	@ln -sfn obj/qemu-system-aarch64 $(BUILD)/qemu-system-aarch64
 	@# option ROMs of virtio-pci devices (Debian's ipxe-qemu)
 	@d=$$(find $(OBJ)/qemu-bundle -path '*/share/qemu' -type d | head -n1); \

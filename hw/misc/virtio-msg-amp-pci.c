@@ -24,6 +24,8 @@
 #include "hw/qdev-properties.h"
 #include "hw/misc/virtio-msg-amp-pci.h"
 #include "hw/virtio/virtio-msg.h"
+#include "hw/virtio/virtio-msg-relay.h"
+#include "migration/blocker.h"
 #include "migration/vmstate.h"
 #include "trace.h"
 
@@ -115,7 +117,7 @@ static void virtio_msg_amp_process(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus)
         fifo_set_dirty(f, VIRTIO_MSG_AMP_TO_DEVICE);
     }
     fifo_flush_backlog(f);
-    if (f->ch.more && f->ch.backlog.count < VIRTIO_MSG_CHANNEL_PAUSE) {
+    if (f->ch.more && virtio_msg_channel_can_receive(&f->ch, bus)) {
         qemu_bh_schedule(f->amp->bh);
     }
     if (virtio_msg_channel_busy(&f->ch)) {
@@ -127,6 +129,12 @@ static void virtio_msg_amp_purge(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
                                  uint16_t dev_num)
 {
     virtio_msg_channel_purge(&fifo_of_bus(bus)->ch, dev_num);
+}
+
+static bool virtio_msg_amp_congested(VirtIOMSGBusDevice *bd,
+                                     VirtIOMSGBus *bus)
+{
+    return virtio_msg_channel_congested(&fifo_of_bus(bus)->ch);
 }
 
 static AddressSpace *virtio_msg_amp_get_dma_as(VirtIOMSGBusDevice *bd,
@@ -220,6 +228,9 @@ static const MemoryRegionOps virtio_msg_amp_reg_ops = {
 static void amp_set_dma_enabled(VirtIOMSGAmpPCI *s, bool enabled)
 {
     for (unsigned i = 0; i < s->num_fifos; i++) {
+        if (!enabled) {
+            virtio_msg_relay_driver_reset(&s->fifos[i].bus);
+        }
         for (unsigned n = 0; n < VIRTIO_MSG_MAX_DEVS; n++) {
             if (s->fifos[i].bus.devs[n]) {
                 virtio_msg_set_dma_enabled(s->fifos[i].bus.devs[n], enabled);
@@ -316,12 +327,27 @@ static void virtio_msg_amp_realize(PCIDevice *pci_dev, Error **errp)
             return;
         }
     }
+
+    if (s->relay) {
+        if (!virtio_msg_relay_connect(&s->fifos[0].bus, s->relay, errp)) {
+            return;
+        }
+        error_setg(&s->migration_blocker, "virtio-msg-amp-pci: a FIFO "
+                   "relayed to another process cannot be migrated");
+        if (migrate_add_blocker(&s->migration_blocker, errp) < 0) {
+            virtio_msg_relay_disconnect(&s->fifos[0].bus);
+            return;
+        }
+    }
 }
 
 static void virtio_msg_amp_exit(PCIDevice *pci_dev)
 {
     VirtIOMSGAmpPCI *s = VIRTIO_MSG_AMP_PCI(pci_dev);
 
+    /* nothing may come from the relayed link once the FIFOs are gone */
+    virtio_msg_relay_disconnect(&s->fifos[0].bus);
+    migrate_del_blocker(&s->migration_blocker);
     if (s->retry_timer) {
         timer_free(s->retry_timer);
         s->retry_timer = NULL;
@@ -358,6 +384,7 @@ static void virtio_msg_amp_reset_exit(Object *obj, ResetType type)
 
         fifo_attach(f);
         f->irq_pending = false;
+        virtio_msg_relay_driver_reset(&f->bus);
     }
     timer_del(s->retry_timer);
 }
@@ -408,6 +435,7 @@ static const VMStateDescription vmstate_virtio_msg_amp = {
 
 static const Property virtio_msg_amp_properties[] = {
     DEFINE_PROP_UINT32("num-fifos", VirtIOMSGAmpPCI, num_fifos, 1),
+    DEFINE_PROP_STRING("relay", VirtIOMSGAmpPCI, relay),
 };
 
 static void virtio_msg_amp_class_init(ObjectClass *klass, void *data)
@@ -428,12 +456,18 @@ static void virtio_msg_amp_class_init(ObjectClass *klass, void *data)
     dc->desc = "virtio-msg AMP link over PCI (driver in the guest)";
     dc->vmsd = &vmstate_virtio_msg_amp;
     device_class_set_props(dc, virtio_msg_amp_properties);
+    object_class_property_set_description(klass, "num-fifos",
+        "number of FIFOs (virtio-msg buses <id>.fifo<n>), 1 to 8");
+    object_class_property_set_description(klass, "relay",
+        "name of a virtio-msg bus (e.g. of virtio-msg-bus-linux-user) that "
+        "FIFO 0 relays to: its devices are on the other side of that link");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 
     bdc->send = virtio_msg_amp_send;
     bdc->process = virtio_msg_amp_process;
     bdc->get_dma_as = virtio_msg_amp_get_dma_as;
     bdc->purge = virtio_msg_amp_purge;
+    bdc->congested = virtio_msg_amp_congested;
 }
 
 static const TypeInfo virtio_msg_amp_types[] = {

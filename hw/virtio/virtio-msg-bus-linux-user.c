@@ -51,16 +51,19 @@ static void lu_doorbell(VirtIOMSGBusLinuxUser *s)
     qemu_chr_fe_write(&s->chr, &b, 1);
 }
 
-/* Keep going later: the backlog waits for room, or messages wait for us */
+/*
+ * Keep going later: the backlog waits for room, or messages wait for us
+ * (at once if we can take them; else when the retry timer fires)
+ */
 static void lu_schedule(VirtIOMSGBusLinuxUser *s)
 {
     if (!s->up) {
         return;
     }
-    if (s->ch.more && s->ch.backlog.count < VIRTIO_MSG_CHANNEL_PAUSE) {
+    if (s->ch.more && virtio_msg_channel_can_receive(&s->ch, &s->bus)) {
         qemu_bh_schedule(s->process_bh);
     }
-    if (s->ch.backlog.count) {
+    if (virtio_msg_channel_busy(&s->ch)) {
         timer_mod(s->retry_timer,
                   qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + RETRY_NS);
     }
@@ -121,6 +124,11 @@ static bool lu_link_up(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus)
 static void lu_process_bh(void *opaque)
 {
     lu_run(opaque);
+}
+
+static bool lu_congested(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus)
+{
+    return virtio_msg_channel_congested(&VIRTIO_MSG_BUS_LINUX_USER(bd)->ch);
 }
 
 static void lu_retry(void *opaque)
@@ -589,6 +597,7 @@ static void lu_class_init(ObjectClass *klass, void *data)
     bdc->wait = lu_wait;
     bdc->wait_link = lu_wait_link;
     bdc->purge = lu_purge;
+    bdc->congested = lu_congested;
 }
 
 static const TypeInfo lu_types[] = {

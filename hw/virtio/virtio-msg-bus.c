@@ -20,6 +20,7 @@
 #include "hw/virtio/virtio-msg-bus.h"
 #include "hw/virtio/virtio-msg.h"
 #include "hw/virtio/virtio-msg-driver.h"
+#include "hw/virtio/virtio-msg-relay.h"
 #include "exec/address-spaces.h"
 #include "qemu/timer.h"
 #include "trace.h"
@@ -136,6 +137,9 @@ void virtio_msg_bus_purge(VirtIOMSGBus *bus, uint16_t dev_num)
 
 void virtio_msg_bus_link_down(VirtIOMSGBus *bus)
 {
+    if (bus->relay) {
+        virtio_msg_relay_link_down(bus);
+    }
     if (bus->driver) {
         virtio_msg_driver_link_down(bus->driver);
     }
@@ -149,6 +153,27 @@ void virtio_msg_bus_process(VirtIOMSGBus *bus)
     if (bdc->process) {
         bdc->process(bus->backend, bus);
     }
+}
+
+bool virtio_msg_bus_congested(VirtIOMSGBus *bus)
+{
+    VirtIOMSGBusDeviceClass *bdc = backend_class(bus);
+
+    return bdc->congested && bdc->congested(bus->backend, bus);
+}
+
+bool virtio_msg_bus_can_receive(VirtIOMSGBus *bus)
+{
+    return !bus->relay || virtio_msg_relay_can_receive(bus);
+}
+
+void virtio_msg_bus_forward(VirtIOMSGBus *bus, const VirtIOMSG *msg,
+                            const uint8_t *buf, size_t len)
+{
+    trace_virtio_msg_bus_forward(BUS(bus)->name,
+                                 virtio_msg_name(msg->type, msg->id),
+                                 msg->type, msg->dev_num, msg->token, len);
+    backend_class(bus)->send(bus->backend, bus, msg, buf, len);
 }
 
 void virtio_msg_bus_send(VirtIOMSGBus *bus, VirtIOMSG *msg)
@@ -247,19 +272,6 @@ static void virtio_msg_bus_handle_bus_msg(VirtIOMSGBus *bus,
     virtio_msg_bus_send(bus, &resp);
 }
 
-/* Responses and device-to-driver events go to the driver side. */
-static bool is_for_driver(const VirtIOMSG *msg)
-{
-    if (msg->type & VIRTIO_MSG_TYPE_RESPONSE) {
-        return true;
-    }
-    if (msg->type & VIRTIO_MSG_TYPE_BUS) {
-        return msg->id == VIRTIO_MSG_BUS_EVENT_DEVICE;
-    }
-    return msg->id == VIRTIO_MSG_EVENT_USED ||
-           msg->id == VIRTIO_MSG_EVENT_CONFIG;
-}
-
 void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
                             size_t len)
 {
@@ -276,7 +288,11 @@ void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
                                  virtio_msg_name(msg.type, msg.id),
                                  msg.type, msg.dev_num, msg.token, msg.size);
 
-    if (is_for_driver(&msg)) {
+    if (bus->relay) {
+        virtio_msg_relay_forward(bus, &msg, buf, len);
+        return;
+    }
+    if (virtio_msg_is_for_driver(&msg)) {
         if (!bus->driver) {
             virtio_msg_bus_drop(bus, &msg, "device-to-driver message sent "
                                 "to the device side");
@@ -306,8 +322,15 @@ static void virtio_msg_bus_pre_plug(HotplugHandler *hotplug_dev,
 {
     VirtIOMSGBus *bus = VIRTIO_MSG_BUS(hotplug_dev);
 
-    if (!object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_DEVICE) ||
-        qdev_get_parent_bus(dev) != BUS(bus)) {
+    if (!object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_DEVICE)) {
+        return;
+    }
+    if (bus->relay) {
+        error_setg(errp, "virtio-msg bus '%s' is relayed: its devices are "
+                   "on the other side of the relay", BUS(bus)->name);
+        return;
+    }
+    if (qdev_get_parent_bus(dev) != BUS(bus)) {
         return;
     }
     for (int i = 0; i < VIRTIO_MSG_MAX_DEVS; i++) {
@@ -404,6 +427,7 @@ static void virtio_msg_bus_finalize(Object *obj)
     if (bus->backend) {
         QTAILQ_REMOVE(&virtio_msg_buses, bus, next);
     }
+    virtio_msg_relay_disconnect(bus);
     virtio_msg_driver_free(bus);
 }
 

@@ -92,8 +92,7 @@ uint32_t virtio_msg_channel_receive(VirtIOMSGChannel *c, VirtIOMSGBus *bus)
     }
     c->receiving = true;
     /* a handler may detach the channel (link loss): check each time */
-    while (c->attached && n < c->rx.capacity &&
-           c->backlog.count < VIRTIO_MSG_CHANNEL_PAUSE &&
+    while (n < c->rx.capacity && virtio_msg_channel_can_receive(c, bus) &&
            spsc_recv(&c->rx, slot)) {
         n++;
         virtio_msg_bus_receive(bus, slot, sizeof(slot));
@@ -101,6 +100,17 @@ uint32_t virtio_msg_channel_receive(VirtIOMSGChannel *c, VirtIOMSGBus *bus)
     c->more = c->attached && !spsc_empty(&c->rx);
     c->receiving = false;
     return n;
+}
+
+bool virtio_msg_channel_can_receive(VirtIOMSGChannel *c, VirtIOMSGBus *bus)
+{
+    return c->attached && c->backlog.count < VIRTIO_MSG_CHANNEL_PAUSE &&
+           virtio_msg_bus_can_receive(bus);
+}
+
+bool virtio_msg_channel_congested(VirtIOMSGChannel *c)
+{
+    return c->attached && c->backlog.count >= VIRTIO_MSG_CHANNEL_PAUSE;
 }
 
 bool virtio_msg_channel_busy(VirtIOMSGChannel *c)

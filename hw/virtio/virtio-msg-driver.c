@@ -65,6 +65,11 @@ bool virtio_msg_driver_register(VirtIOMSGDriver *d, uint16_t dev_num,
         error_setg(errp, "dev-num must be below %d", VIRTIO_MSG_MAX_DEVS);
         return false;
     }
+    if (d->bus->relay) {
+        error_setg(errp, "virtio-msg bus '%s' is relayed and cannot carry "
+                   "driver-side devices", bus_name(d));
+        return false;
+    }
     if (!virtio_msg_bus_can_wait(d->bus)) {
         error_setg(errp, "virtio-msg bus '%s' cannot carry driver-side "
                    "devices", bus_name(d));

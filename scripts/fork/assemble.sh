@@ -17,7 +17,7 @@ set -eu
 repo=$(cd "$1" && pwd)
 upstream=$(cd "$2" && pwd)
 dest=$3
-overlay_dirs="hw include docs tests scripts"
+overlay_dirs="hw include docs tests scripts contrib"
 
 state="$dest/.vmsg"
 

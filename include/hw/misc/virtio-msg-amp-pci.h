@@ -61,6 +61,8 @@ struct VirtIOMSGAmpPCI {
     QEMUBH *bh;
     QEMUTimer *retry_timer;
     uint32_t num_fifos;
+    char *relay;
+    Error *migration_blocker;
     VirtIOMSGAmpFifo fifos[VIRTIO_MSG_AMP_MAX_FIFOS];
 };
 

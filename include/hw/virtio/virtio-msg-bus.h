@@ -74,9 +74,15 @@ struct VirtIOMSGBusDeviceClass {
      */
     void (*purge)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus,
                   uint16_t dev_num);
+    /*
+     * congested: are so many messages waiting to be sent that the sender
+     * should stop taking more?  (NULL: never)
+     */
+    bool (*congested)(VirtIOMSGBusDevice *bd, VirtIOMSGBus *bus);
 };
 
 typedef struct VirtIOMSGDriver VirtIOMSGDriver;
+typedef struct VirtIOMSGRelay VirtIOMSGRelay;
 
 struct VirtIOMSGBus {
     VirtioBusState parent_obj;
@@ -89,6 +95,8 @@ struct VirtIOMSGBus {
 
     /* Driver side, if a driver registered (virtio-msg-driver.c) */
     VirtIOMSGDriver *driver;
+    /* Relayed to another bus, if any (virtio-msg-relay.c) */
+    VirtIOMSGRelay *relay;
     QTAILQ_ENTRY(VirtIOMSGBus) next;
 };
 
@@ -107,6 +115,22 @@ void virtio_msg_bus_receive(VirtIOMSGBus *bus, const uint8_t *buf,
 
 /* virtio_msg_bus_send: encode @msg and pass it to the backend. */
 void virtio_msg_bus_send(VirtIOMSGBus *bus, VirtIOMSG *msg);
+
+/*
+ * virtio_msg_bus_forward: pass @msg, received elsewhere as the @len bytes
+ * at @buf, unchanged to the backend of @bus.
+ */
+void virtio_msg_bus_forward(VirtIOMSGBus *bus, const VirtIOMSG *msg,
+                            const uint8_t *buf, size_t len);
+
+/* Is the backend of @bus congested (see VirtIOMSGBusDeviceClass)? */
+bool virtio_msg_bus_congested(VirtIOMSGBus *bus);
+
+/*
+ * May the backend of @bus hand it more received messages now?  (Not while
+ * the bus it is relayed to is congested.)
+ */
+bool virtio_msg_bus_can_receive(VirtIOMSGBus *bus);
 
 /* virtio_msg_bus_process: ask the backend to fetch waiting messages. */
 void virtio_msg_bus_process(VirtIOMSGBus *bus);

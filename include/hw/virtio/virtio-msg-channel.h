@@ -67,6 +67,16 @@ uint32_t virtio_msg_channel_flush(VirtIOMSGChannel *c);
  */
 uint32_t virtio_msg_channel_receive(VirtIOMSGChannel *c, VirtIOMSGBus *bus);
 
+/*
+ * May received messages be handed to @bus now?  Not while
+ * VIRTIO_MSG_CHANNEL_PAUSE replies wait, nor while @bus cannot take them
+ * (see virtio_msg_bus_can_receive()).
+ */
+bool virtio_msg_channel_can_receive(VirtIOMSGChannel *c, VirtIOMSGBus *bus);
+
+/* Do VIRTIO_MSG_CHANNEL_PAUSE messages wait to be sent? */
+bool virtio_msg_channel_congested(VirtIOMSGChannel *c);
+
 /* Is there work left (backlog, or received messages not handled yet)? */
 bool virtio_msg_channel_busy(VirtIOMSGChannel *c);
 

@@ -229,6 +229,22 @@ static inline void virtio_msg_init(VirtIOMSG *msg, uint8_t type, uint8_t id,
     msg->size = 0;
 }
 
+/*
+ * Does @msg travel from the device side to the driver side (responses,
+ * EVENT_USED, EVENT_CONFIG, the bus's EVENT_DEVICE)?
+ */
+static inline bool virtio_msg_is_for_driver(const VirtIOMSG *msg)
+{
+    if (msg->type & VIRTIO_MSG_TYPE_RESPONSE) {
+        return true;
+    }
+    if (msg->type & VIRTIO_MSG_TYPE_BUS) {
+        return msg->id == VIRTIO_MSG_BUS_EVENT_DEVICE;
+    }
+    return msg->id == VIRTIO_MSG_EVENT_USED ||
+           msg->id == VIRTIO_MSG_EVENT_CONFIG;
+}
+
 /* Start the response to @req: same id, dev_num and token. */
 static inline void virtio_msg_init_response(VirtIOMSG *resp,
                                             const VirtIOMSG *req)
