@@ -1,0 +1,177 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (c) 2026 The virtio-msg QEMU fork authors
+#
+# Build the bare-metal guest test program (tests/guest) and run it.
+#
+# Usage: guest-test.sh BUILD_DIR [check|bench] [GUEST-OPTION...]
+#
+#   check (default): write/read-back test of a virtio-blk, once behind
+#       virtio-msg-amp-pci and once as virtio-blk-pci; the guest must print
+#       its PASS line and the disk image must hold the pattern afterwards.
+#   bench: read benchmark over both transports; GUEST-OPTIONs (qd=N
+#       bs=BYTES count=N) replace the default set of runs.
+#
+# Needs aarch64-linux-gnu-gcc (Debian package gcc-aarch64-linux-gnu; set
+# CROSS_COMPILE for another prefix) and BUILD_DIR/obj/qemu-system-aarch64.
+# Everything it writes goes to BUILD_DIR/guest/.  Exits non-zero on failure.
+
+set -u
+
+build=${1:?usage: guest-test.sh BUILD_DIR [check|bench] [OPTION...]}
+mode=${2:-check}
+shift
+[ $# -ge 1 ] && shift
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../../tests/guest" && pwd)
+out=$build/guest
+qemu=$build/obj/qemu-system-aarch64
+cross=${CROSS_COMPILE:-aarch64-linux-gnu-}
+timeout_s=${GUEST_TEST_TIMEOUT:-120}
+
+case $mode in
+check|bench) ;;
+*) echo "guest-test: unknown mode '$mode' (check or bench)" >&2; exit 2 ;;
+esac
+
+if ! command -v "${cross}gcc" >/dev/null 2>&1; then
+    echo "guest-test: ${cross}gcc not found;" \
+         "install gcc-aarch64-linux-gnu" >&2
+    exit 1
+fi
+if [ ! -x "$qemu" ]; then
+    echo "guest-test: $qemu not built" >&2
+    exit 1
+fi
+
+# Build
+mkdir -p "$out"
+cflags="-std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-builtin
+        -fno-stack-protector -fno-pic -fno-pie -mgeneral-regs-only
+        -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror
+        -Wno-unused-parameter -Wmissing-prototypes"
+objs=
+for f in "$src"/start.S "$src"/*.c; do
+    o=$out/$(basename "${f%.*}").o
+    # shellcheck disable=SC2086
+    "${cross}gcc" $cflags -c "$f" -o "$o" || {
+        echo "guest-test: compiling $f failed" >&2
+        exit 1
+    }
+    objs="$objs $o"
+done
+# shellcheck disable=SC2086
+"${cross}gcc" -nostdlib -static -no-pie -Wl,--build-id=none \
+    -Wl,--no-warn-rwx-segments -T "$src/guest.ld" -o "$out/guest.elf" \
+    $objs -lgcc || {
+    echo "guest-test: linking failed" >&2
+    exit 1
+}
+
+# run_guest LOG IMAGE TRANSPORT-OPTIONS GUEST-ARGS: one boot of the program
+run_guest()
+{
+    log=$1 img=$2 devs=$3 args=$4
+    # shellcheck disable=SC2086
+    timeout "$timeout_s" "$qemu" -M virt -cpu cortex-a57 -m 256M \
+        -nographic -no-reboot -nic none -kernel "$out/guest.elf" \
+        -append "$args" -drive if=none,id=d0,file="$img",format=raw $devs \
+        </dev/null >"$log" 2>&1
+    rc=$?
+    tr -d '\r' <"$log" >"$log.txt" && mv "$log.txt" "$log"
+    if [ $rc = 124 ]; then
+        echo "(QEMU killed after ${timeout_s}s)" >>"$log"
+    fi
+    return $rc
+}
+
+msg_devs="-device virtio-msg-amp-pci,id=amp0
+          -device virtio-blk-device,drive=d0,bus=amp0.fifo0"
+pci_devs="-device virtio-blk-pci,drive=d0"
+
+# expected TAG FIRST COUNT: the records the guest writes to those sectors
+expected()
+{
+    awk -v tag="$1" -v first="$2" -v n="$3" 'BEGIN {
+        for (s = first; s < first + n; s++)
+            for (r = 0; r < 32; r++)
+                printf "%s%06d.%02d.vblk\n", tag, s, r
+    }'
+}
+
+# image_holds IMG TAG FIRST COUNT
+image_holds()
+{
+    expected "$2" "$3" "$4" >"$out/expected.bin"
+    dd if="$1" bs=512 skip="$3" count="$4" 2>/dev/null >"$out/actual.bin"
+    cmp -s "$out/expected.bin" "$out/actual.bin"
+}
+
+fail=0
+
+if [ "$mode" = check ]; then
+    img_sectors=16384                   # 8 MiB
+    for t in msg pci; do
+        case $t in
+        msg) devs=$msg_devs name=virtio-msg-amp-pci tag=M ;;
+        pci) devs=$pci_devs name=virtio-blk-pci tag=P ;;
+        esac
+        img=$out/check-$t.img
+        log=$out/check-$t.log
+        rm -f "$img"
+        truncate -s $((img_sectors * 512)) "$img"
+        start=$(date +%s)
+        run_guest "$log" "$img" "$devs" "transport=$t test=check"
+        rc=$?
+        secs=$(( $(date +%s) - start ))
+        guest=FAIL
+        grep -q "^guest-test: PASS transport=$t test=check" "$log" &&
+            guest=PASS
+        disk=bad
+        image_holds "$img" "$tag" 0 256 &&
+            image_holds "$img" "$tag" $((img_sectors - 16)) 16 && disk=ok
+        if [ $guest = PASS ] && [ $disk = ok ] && [ $rc = 0 ]; then
+            result=PASS
+        else
+            result=FAIL
+            fail=1
+        fi
+        printf 'guest-test: %-20s check %s (guest %s, image pattern %s,' \
+            "$name" $result $guest $disk
+        printf ' qemu exit %s, %ss)\n' $rc $secs
+        if [ $result = FAIL ]; then
+            sed 's/^/    /' "$log" | tail -n 25
+            echo "    log: $log"
+        fi
+    done
+else
+    img=$out/bench.img
+    rm -f "$img"
+    truncate -s 64M "$img"
+    if [ $# -gt 0 ]; then
+        runs="$*"
+    else
+        runs="qd=1,bs=4096,count=20000 qd=16,bs=4096,count=50000
+              qd=4,bs=65536,count=5000"
+    fi
+    for run in $runs; do
+        args=$(echo "$run" | tr ',' ' ')
+        for t in msg pci; do
+            case $t in
+            msg) devs=$msg_devs ;;
+            pci) devs=$pci_devs ;;
+            esac
+            log=$out/bench-$t-$(echo "$run" | tr ',=' '_-').log
+            run_guest "$log" "$img" "$devs" "transport=$t test=bench $args"
+            if grep -q "^guest-test: PASS" "$log"; then
+                grep '^bench:' "$log" | sed 's/^/guest-test: /'
+            else
+                echo "guest-test: bench transport=$t $args FAILED"
+                sed 's/^/    /' "$log" | tail -n 25
+                fail=1
+            fi
+        done
+    done
+fi
+
+exit $fail
