@@ -8,6 +8,7 @@
 #   make check-unit   unit tests (codec, SPSC queue)
 #   make check-qtest  qtests of the virtio-msg devices
 #   make check-e2e    two QEMUs, a stock Linux guest across them
+#   make check-slow   the long fault tests (flood for FLOOD_SECONDS=180)
 #   make check-sanitizers  unit tests, qtests and e2e under ASan and UBSan
 #   make fuzz         libFuzzer targets (FUZZ_SECONDS= per target)
 #   make demo         run the two-QEMU system, guest console on the terminal
@@ -51,6 +52,7 @@ QTEST_ENV := \
 	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
 
 .PHONY: all deps configured build check check-unit check-qtest check-e2e \
+	check-slow \
 	check-sanitizers fuzz \
 	e2e-deps demo patches \
 	clean distclean help
@@ -58,7 +60,7 @@ QTEST_ENV := \
 all: build
 
 help:
-	@sed -n '3,17s/^# \{0,1\}//p' Makefile
+	@sed -n '3,18s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -96,6 +98,13 @@ check-qtest: build
 	env $(QTEST_ENV) sh scripts/fork/run-tests.sh qtest \
 		"$$qos $$skips" \
 		$(addprefix $(CURDIR)/$(OBJ)/,$(filter-out %/qos-test,$(QTESTS)))
+
+# A guest floods the FIFOs for minutes (make check floods for 3 s)
+FLOOD_SECONDS ?= 180
+check-slow: build
+	@env $(QTEST_ENV) VMSG_FLOOD_SECONDS=$(FLOOD_SECONDS) \
+		sh scripts/fork/run-tests.sh slow \
+		"$(CURDIR)/$(OBJ)/tests/qtest/virtio-msg-faults-test -p /aarch64/virtio-msg-faults/flood"
 
 # The end-to-end test and the demo also need cpio for the guest initramfs
 e2e-deps:
