@@ -63,7 +63,7 @@ static void start_b(RelayTest *t)
                        t->ram, t->sock, t->image, t->net[1]);
 }
 
-static void relay_start(RelayTest *t)
+static void relay_start_a(RelayTest *t, bool with_b)
 {
     int fd;
 
@@ -87,10 +87,17 @@ static void relay_start(RelayTest *t)
                        "chardev=c0 "
                        "-device virtio-msg-amp-pci,addr=04.0,id=amp0,"
                        "relay=link0", t->ram, t->sock);
-    start_b(t);
+    if (with_b) {
+        start_b(t);
+    }
     alloc_init(&t->alloc, 0, RAM_BASE + MiB, RAM_BASE + RAM_SIZE, 4096);
     qpci_init_generic(&t->gbus, t->a, NULL, false);
     qvirtio_msg_amp_init(&t->d, &t->gbus.bus, AMP_DEVFN);
+}
+
+static void relay_start(RelayTest *t)
+{
+    relay_start_a(t, true);
 }
 
 static void relay_stop(RelayTest *t)
@@ -269,14 +276,19 @@ static void blk_check(RelayTest *t, uint64_t sector, uint8_t seed)
     g_assert_cmpint(memcmp(file, data, 512), ==, 0);
 }
 
-static void rng_check(RelayTest *t)
+static void rng_check_at(RelayTest *t, uint16_t dev)
 {
     QVirtQueue *vq;
 
-    device_up(t, DEV_RNG, 1, &vq);
+    device_up(t, dev, 1, &vq);
     rng_read(t, vq);
     rng_read(t, vq);
     device_down(t, 1, &vq);
+}
+
+static void rng_check(RelayTest *t)
+{
+    rng_check_at(t, DEV_RNG);
 }
 
 /* One frame each way through B's -netdev socket (4-byte BE length) */
@@ -510,6 +522,44 @@ static void test_relay_driver_reset(void)
     relay_stop(&t);
 }
 
+/*
+ * The device side is the stand-alone program of contrib/virtio-msg-peer,
+ * not QEMU: the guest's driver finds and uses its virtio-rng.
+ */
+static void test_relay_peer(void)
+{
+    const char *env = g_getenv("QTEST_VMSG_RNG_PEER");
+    g_autofree char *peer = env ? g_strdup(env) :
+        g_build_filename(g_getenv("G_TEST_BUILDDIR"), "..", "..", "contrib",
+                         "virtio-msg-peer", "virtio-msg-rng-peer", NULL);
+    RelayTest t;
+    GPid pid;
+
+    if (!g_file_test(peer, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("virtio-msg-rng-peer not built");
+        return;
+    }
+    relay_start_a(&t, false);
+    {
+        const char *argv[] = {
+            peer, "--socket", t.sock, "--mem-path", t.ram, NULL,
+        };
+
+        g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+                                    G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                    &pid, NULL));
+    }
+    wait_link(&t);
+    g_assert_cmphex(get_devices(&t), ==, 0x1);
+    g_assert_cmpuint(device_id(&t, 0), ==, VIRTIO_ID_RNG);
+    rng_check_at(&t, 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    g_spawn_close_pid(pid);
+    g_assert_true(wait_removed(&t, 0, 0));
+    relay_stop(&t);
+}
+
 /* Configuration errors are reported at startup. */
 static void check_bad_relay(const char *extra, const char *msg)
 {
@@ -551,6 +601,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-msg-relay/restart", test_relay_restart);
     qtest_add_func("/virtio-msg-relay/stall", test_relay_stall);
     qtest_add_func("/virtio-msg-relay/driver-reset", test_relay_driver_reset);
+    qtest_add_func("/virtio-msg-relay/peer", test_relay_peer);
     qtest_add_func("/virtio-msg-relay/bad-config", test_relay_bad_config);
     return g_test_run();
 }
