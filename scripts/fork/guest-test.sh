@@ -71,18 +71,18 @@ done
 # run_guest LOG IMAGE TRANSPORT-OPTIONS GUEST-ARGS: one boot of the program
 run_guest()
 {
-    log=$1 img=$2 devs=$3 args=$4
+    rg_log=$1 rg_img=$2 rg_devs=$3 rg_args=$4
     # shellcheck disable=SC2086
     timeout "$timeout_s" "$qemu" -M virt -cpu cortex-a57 -m 256M \
         -nographic -no-reboot -nic none -kernel "$out/guest.elf" \
-        -append "$args" -drive if=none,id=d0,file="$img",format=raw $devs \
-        </dev/null >"$log" 2>&1
-    rc=$?
-    tr -d '\r' <"$log" >"$log.txt" && mv "$log.txt" "$log"
-    if [ $rc = 124 ]; then
-        echo "(QEMU killed after ${timeout_s}s)" >>"$log"
+        -append "$rg_args" -drive if=none,id=d0,file="$rg_img",format=raw \
+        $rg_devs </dev/null >"$rg_log" 2>&1
+    rg_rc=$?
+    tr -d '\r' <"$rg_log" >"$rg_log.txt" && mv "$rg_log.txt" "$rg_log"
+    if [ $rg_rc = 124 ]; then
+        echo "(QEMU killed after ${timeout_s}s)" >>"$rg_log"
     fi
-    return $rc
+    return $rg_rc
 }
 
 msg_devs="-device virtio-msg-amp-pci,id=amp0
@@ -155,18 +155,18 @@ else
               qd=4,bs=65536,count=5000"
     fi
     for run in $runs; do
-        args=$(echo "$run" | tr ',' ' ')
+        opts=$(echo "$run" | tr ',' ' ')
         for t in msg pci; do
             case $t in
             msg) devs=$msg_devs ;;
             pci) devs=$pci_devs ;;
             esac
             log=$out/bench-$t-$(echo "$run" | tr ',=' '_-').log
-            run_guest "$log" "$img" "$devs" "transport=$t test=bench $args"
+            run_guest "$log" "$img" "$devs" "transport=$t test=bench $opts"
             if grep -q "^guest-test: PASS" "$log"; then
                 grep '^bench:' "$log" | sed 's/^/guest-test: /'
             else
-                echo "guest-test: bench transport=$t $args FAILED"
+                echo "guest-test: bench transport=$t $opts FAILED"
                 sed 's/^/    /' "$log" | tail -n 25
                 fail=1
             fi

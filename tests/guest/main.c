@@ -5,6 +5,7 @@
  * Options come from the kernel command line (-append, /chosen/bootargs):
  *   transport=msg|pci  test=check|bench  qd=N  bs=BYTES  count=N
  *   verbose=0|1 (print every virtio-msg message)
+ *   events=0|1 (0: ask the device not to notify used buffers)
  * The last line is "guest-test: PASS ..." or "guest-test: FAIL ...", then
  * the program powers the machine off through PSCI.
  *
@@ -31,6 +32,7 @@ typedef struct Options {
     uint64_t bs;
     uint64_t count;
     uint64_t verbose;
+    uint64_t events;
 } Options;
 
 static Options opts = {
@@ -39,6 +41,7 @@ static Options opts = {
     .qd = 4,
     .bs = 4096,
     .count = 10000,
+    .events = 1,
 };
 
 static const char *verdict_what = "";
@@ -114,6 +117,8 @@ static bool parse_options(const char *args)
             ok = parse_u64(val, vlen, &opts.count);
         } else if (klen == 7 && !strncmp(key, "verbose", 7)) {
             ok = parse_u64(val, vlen, &opts.verbose);
+        } else if (klen == 6 && !strncmp(key, "events", 6)) {
+            ok = parse_u64(val, vlen, &opts.events);
         } else {
             printf("options: unknown option '%.*s'\n", (int)klen, key);
             return false;
@@ -271,7 +276,7 @@ int main(void)
         finish(false, "no device");
     }
     verdict_what = "bringing virtio-blk up";
-    if (!vblk_init(&blk, &vdev)) {
+    if (!vblk_init(&blk, &vdev, opts.events)) {
         finish(false, "virtio-blk initialisation failed");
     }
 

@@ -25,7 +25,7 @@
 #define CHECK_TAIL_SECTORS      16
 #define RECORD_SIZE             16
 
-bool vblk_init(Vblk *b, VirtioDev *vdev)
+bool vblk_init(Vblk *b, VirtioDev *vdev, bool used_events)
 {
     uint8_t cap[8];
 
@@ -38,6 +38,9 @@ bool vblk_init(Vblk *b, VirtioDev *vdev)
     b->capacity = get_le64(cap);
     if (!virtqueue_create(vdev, &b->vq, 0, VBLK_QUEUE_MAX)) {
         return false;
+    }
+    if (!used_events) {
+        b->vq.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
     }
     b->max_inflight = b->vq.size / 3;
     b->reqs = heap_alloc(sizeof(VblkReq) * b->max_inflight, 64);
@@ -261,6 +264,7 @@ bool vblk_bench(Vblk *b, unsigned qd, unsigned bs, uint64_t count)
     unsigned sectors = bs / VBLK_SECTOR_SIZE;
     uint64_t issued = 0, done = 0, next = 0, deadline;
     uint64_t start, ticks, us;
+    unsigned events;
     uint8_t *bufs;
 
     if (!sectors || bs % VBLK_SECTOR_SIZE || sectors > b->capacity) {
@@ -309,9 +313,10 @@ bool vblk_bench(Vblk *b, unsigned qd, unsigned bs, uint64_t count)
     if (!us) {
         us = 1;
     }
-    printf("bench: transport=%s qd=%u bs=%u count=%lu: %lu us, "
+    events = !(b->vq.avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+    printf("bench: transport=%s qd=%u bs=%u count=%lu events=%u: %lu us, "
            "%lu IOPS, %lu.%02lu MB/s\n", b->vdev->ops->name, qd, bs, count,
-           us, count * 1000000 / us, count * bs / us,
+           events, us, count * 1000000 / us, count * bs / us,
            count * bs * 100 / us % 100);
     return true;
 }

@@ -33,8 +33,12 @@ typedef struct Vblk {
     uint64_t completed;
 } Vblk;
 
-/* Bring the device up with queue 0 */
-bool vblk_init(Vblk *b, VirtioDev *vdev);
+/*
+ * Bring the device up with queue 0.  Without @used_events the driver asks
+ * the device not to notify used buffers (VRING_AVAIL_F_NO_INTERRUPT): no
+ * EVENT_USED messages over virtio-msg, pure polling.
+ */
+bool vblk_init(Vblk *b, VirtioDev *vdev, bool used_events);
 
 /*
  * Write a pattern at the start and at the end of the disk with @qd

@@ -154,7 +154,7 @@ typedef struct VmsgLink {
     bool verbose;                       /* print every message */
 } VmsgLink;
 
-/* Attach to FIFO @fifo of a device whose BAR0/BAR1 are mapped at... */
+/* Attach to FIFO @fifo of a device whose BAR0 and BAR1 are at @bar0/@bar1 */
 void vmsg_link_init(VmsgLink *l, uintptr_t bar0, uintptr_t bar1,
                     unsigned fifo);
 
