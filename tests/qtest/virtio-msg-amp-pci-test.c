@@ -700,16 +700,7 @@ static void test_hotplug(void)
 static const VirtIOMSG *find_event(AmpTest *t, unsigned from, uint8_t id,
                                    uint32_t index)
 {
-    for (unsigned i = from; i < t->d.num_events; i++) {
-        const VirtIOMSG *ev = &t->d.events[i];
-
-        if (ev->type == 0 && ev->id == id && ev->dev_num == t->d.dev_num &&
-            ev->token == 0 &&
-            (id != VIRTIO_MSG_EVENT_USED || ev->vq.index == index)) {
-            return ev;
-        }
-    }
-    return NULL;
+    return qvirtio_msg_amp_find_event(&t->d, from, id, index);
 }
 
 /* Wait for an event that arrived after event number @from. */
@@ -824,63 +815,15 @@ static QVirtQueue *driver_init(AmpTest *t, uint64_t features)
     return vq;
 }
 
-/* Make @head available, kick and wait; returns the length written. */
-static uint32_t run_request(AmpTest *t, QVirtQueue *vq, uint32_t head)
-{
-    unsigned from = t->d.num_events;
-    uint32_t len;
-
-    qvirtqueue_kick(t->qts, &t->d.vdev, vq, head);
-    qvirtio_wait_used_elem(t->qts, &t->d.vdev, vq, head, &len, WAIT_US);
-    g_assert_nonnull(find_event(t, from, VIRTIO_MSG_EVENT_USED, vq->index));
-    return len;
-}
-
-/* Have virtio-rng fill a 64-byte buffer. */
 static void rng_io(AmpTest *t, QVirtQueue *vq)
 {
-    uint8_t buf[64], zero[64] = { 0 };
-    uint64_t addr = guest_alloc(&t->alloc, sizeof(buf));
-    uint32_t head;
-
-    qtest_memwrite(t->qts, addr, zero, sizeof(zero));
-    head = qvirtqueue_add(t->qts, vq, addr, sizeof(buf), true, false);
-    g_assert_cmpuint(run_request(t, vq, head), ==, sizeof(buf));
-    qtest_memread(t->qts, addr, buf, sizeof(buf));
-    g_assert_cmpint(memcmp(buf, zero, sizeof(buf)), !=, 0);
-    guest_free(&t->alloc, addr);
+    qvirtio_msg_amp_rng_read(&t->d, &t->alloc, vq);
 }
 
-/* One virtio-blk request on one sector; returns the request's status. */
 static uint8_t blk_io(AmpTest *t, QVirtQueue *vq, uint32_t type,
                       uint64_t sector, uint8_t data[512])
 {
-    uint8_t hdr[16];
-    uint64_t addr = guest_alloc(&t->alloc, sizeof(hdr) + 512 + 1);
-    uint64_t status_addr = addr + sizeof(hdr) + 512;
-    uint32_t head;
-    uint8_t status;
-
-    stl_le_p(hdr, type);
-    stl_le_p(hdr + 4, 0);
-    stq_le_p(hdr + 8, sector);
-    qtest_memwrite(t->qts, addr, hdr, sizeof(hdr));
-    qtest_memwrite(t->qts, addr + sizeof(hdr), data, 512);
-    qtest_writeb(t->qts, status_addr, 0xff);
-
-    head = qvirtqueue_add(t->qts, vq, addr, sizeof(hdr), false, true);
-    qvirtqueue_add(t->qts, vq, addr + sizeof(hdr), 512,
-                   type == VIRTIO_BLK_T_IN, true);
-    qvirtqueue_add(t->qts, vq, status_addr, 1, true, false);
-    g_assert_cmpuint(run_request(t, vq, head), ==,
-                     type == VIRTIO_BLK_T_IN ? 512 + 1 : 1);
-
-    status = qtest_readb(t->qts, status_addr);
-    if (type == VIRTIO_BLK_T_IN) {
-        qtest_memread(t->qts, addr + sizeof(hdr), data, 512);
-    }
-    guest_free(&t->alloc, addr);
-    return status;
+    return qvirtio_msg_amp_blk_rw(&t->d, &t->alloc, vq, type, sector, data);
 }
 
 static void get_config(AmpTest *t, uint32_t offset, uint32_t length,

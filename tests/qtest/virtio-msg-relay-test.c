@@ -199,57 +199,9 @@ static void device_down(RelayTest *t, unsigned nvqs, QVirtQueue **vqs)
     }
 }
 
-/* Kick @head on @vq and wait for it to be used; returns the length. */
 static uint32_t run(RelayTest *t, QVirtQueue *vq, uint32_t head)
 {
-    uint32_t len;
-
-    qvirtqueue_kick(t->a, &t->d.vdev, vq, head);
-    qvirtio_wait_used_elem(t->a, &t->d.vdev, vq, head, &len, WAIT_US);
-    return len;
-}
-
-static void rng_read(RelayTest *t, QVirtQueue *vq)
-{
-    uint8_t buf[256], zero[256] = { 0 };
-    uint64_t addr = guest_alloc(&t->alloc, sizeof(buf));
-    uint32_t head;
-
-    qtest_memwrite(t->a, addr, zero, sizeof(zero));
-    head = qvirtqueue_add(t->a, vq, addr, sizeof(buf), true, false);
-    g_assert_cmpuint(run(t, vq, head), ==, sizeof(buf));
-    qtest_memread(t->a, addr, buf, sizeof(buf));
-    g_assert_cmpint(memcmp(buf, zero, sizeof(buf)), !=, 0);
-    guest_free(&t->alloc, addr);
-}
-
-/* One virtio-blk request on sector @sector; returns its status. */
-static uint8_t blk_rw(RelayTest *t, QVirtQueue *vq, uint32_t type,
-                      uint64_t sector, uint8_t data[512])
-{
-    uint8_t hdr[16];
-    uint64_t addr = guest_alloc(&t->alloc, sizeof(hdr) + 512 + 1);
-    uint64_t status_addr = addr + sizeof(hdr) + 512;
-    bool in = type == VIRTIO_BLK_T_IN;
-    uint32_t head;
-    uint8_t status;
-
-    stl_le_p(hdr, type);
-    stl_le_p(hdr + 4, 0);
-    stq_le_p(hdr + 8, sector);
-    qtest_memwrite(t->a, addr, hdr, sizeof(hdr));
-    qtest_memwrite(t->a, addr + sizeof(hdr), data, 512);
-    qtest_writeb(t->a, status_addr, 0xff);
-    head = qvirtqueue_add(t->a, vq, addr, sizeof(hdr), false, true);
-    qvirtqueue_add(t->a, vq, addr + sizeof(hdr), 512, in, true);
-    qvirtqueue_add(t->a, vq, status_addr, 1, true, false);
-    g_assert_cmpuint(run(t, vq, head), ==, in ? 512 + 1 : 1);
-    status = qtest_readb(t->a, status_addr);
-    if (in) {
-        qtest_memread(t->a, addr + sizeof(hdr), data, 512);
-    }
-    guest_free(&t->alloc, addr);
-    return status;
+    return qvirtio_msg_amp_run(&t->d, vq, head);
 }
 
 static void blk_check(RelayTest *t, uint64_t sector, uint8_t seed)
@@ -262,9 +214,13 @@ static void blk_check(RelayTest *t, uint64_t sector, uint8_t seed)
         data[i] = seed + i * 7;
     }
     device_up(t, DEV_BLK, 1, &vq);
-    g_assert_cmpuint(blk_rw(t, vq, VIRTIO_BLK_T_OUT, sector, data), ==, 0);
+    g_assert_cmpuint(qvirtio_msg_amp_blk_rw(&t->d, &t->alloc, vq,
+                                            VIRTIO_BLK_T_OUT, sector, data),
+                     ==, 0);
     memset(back, 0, sizeof(back));
-    g_assert_cmpuint(blk_rw(t, vq, VIRTIO_BLK_T_IN, sector, back), ==, 0);
+    g_assert_cmpuint(qvirtio_msg_amp_blk_rw(&t->d, &t->alloc, vq,
+                                            VIRTIO_BLK_T_IN, sector, back),
+                     ==, 0);
     g_assert_cmpint(memcmp(back, data, 512), ==, 0);
     device_down(t, 1, &vq);
 
@@ -281,8 +237,8 @@ static void rng_check_at(RelayTest *t, uint16_t dev)
     QVirtQueue *vq;
 
     device_up(t, dev, 1, &vq);
-    rng_read(t, vq);
-    rng_read(t, vq);
+    qvirtio_msg_amp_rng_read(&t->d, &t->alloc, vq);
+    qvirtio_msg_amp_rng_read(&t->d, &t->alloc, vq);
     device_down(t, 1, &vq);
 }
 
@@ -508,7 +464,7 @@ static void test_relay_driver_reset(void)
     wait_link(&t);
     g_assert_cmphex(get_devices(&t), ==, 0x7);
     device_up(&t, DEV_RNG, 1, &vq);
-    rng_read(&t, vq);
+    qvirtio_msg_amp_rng_read(&t.d, &t.alloc, vq);
 
     qtest_system_reset(t.a);
     qvirtio_msg_amp_destroy(&t.d);

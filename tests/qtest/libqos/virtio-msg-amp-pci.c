@@ -14,6 +14,7 @@
 #include "qgraph.h"
 #include "qgraph_internal.h"
 #include "virtio-msg-amp-pci.h"
+#include "standard-headers/linux/virtio_blk.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_ring.h"
 
@@ -157,6 +158,82 @@ void qvirtio_msg_amp_request(QVirtioMSGAmp *d, unsigned fifo, VirtIOMSG *req,
     qvirtio_msg_amp_send(d, fifo, req);
     g_assert_true(qvirtio_msg_amp_wait_response(d, fifo, req, resp,
                                                 QVMSG_TIMEOUT_US));
+}
+
+const VirtIOMSG *qvirtio_msg_amp_find_event(QVirtioMSGAmp *d, unsigned from,
+                                            uint8_t id, uint32_t index)
+{
+    for (unsigned i = from; i < d->num_events; i++) {
+        const VirtIOMSG *ev = &d->events[i];
+
+        if (ev->type == 0 && ev->id == id && ev->dev_num == d->dev_num &&
+            ev->token == 0 &&
+            (id != VIRTIO_MSG_EVENT_USED || ev->vq.index == index)) {
+            return ev;
+        }
+    }
+    return NULL;
+}
+
+uint32_t qvirtio_msg_amp_run(QVirtioMSGAmp *d, QVirtQueue *vq, uint32_t head)
+{
+    unsigned from = d->num_events;
+    uint32_t len;
+
+    qvirtqueue_kick(d->qts, &d->vdev, vq, head);
+    qvirtio_wait_used_elem(d->qts, &d->vdev, vq, head, &len,
+                           QVMSG_TIMEOUT_US);
+    g_assert_nonnull(qvirtio_msg_amp_find_event(d, from,
+                                                VIRTIO_MSG_EVENT_USED,
+                                                vq->index));
+    return len;
+}
+
+void qvirtio_msg_amp_rng_read(QVirtioMSGAmp *d, QGuestAllocator *alloc,
+                              QVirtQueue *vq)
+{
+    uint8_t buf[64], zero[64] = { 0 };
+    uint64_t addr = guest_alloc(alloc, sizeof(buf));
+    uint32_t head;
+
+    qtest_memwrite(d->qts, addr, zero, sizeof(zero));
+    head = qvirtqueue_add(d->qts, vq, addr, sizeof(buf), true, false);
+    g_assert_cmpuint(qvirtio_msg_amp_run(d, vq, head), ==, sizeof(buf));
+    qtest_memread(d->qts, addr, buf, sizeof(buf));
+    g_assert_cmpint(memcmp(buf, zero, sizeof(buf)), !=, 0);
+    guest_free(alloc, addr);
+}
+
+uint8_t qvirtio_msg_amp_blk_rw(QVirtioMSGAmp *d, QGuestAllocator *alloc,
+                               QVirtQueue *vq, uint32_t type, uint64_t sector,
+                               uint8_t data[512])
+{
+    uint8_t hdr[16];
+    uint64_t addr = guest_alloc(alloc, sizeof(hdr) + 512 + 1);
+    uint64_t status_addr = addr + sizeof(hdr) + 512;
+    bool in = type == VIRTIO_BLK_T_IN;
+    uint32_t head;
+    uint8_t status;
+
+    stl_le_p(hdr, type);
+    stl_le_p(hdr + 4, 0);
+    stq_le_p(hdr + 8, sector);
+    qtest_memwrite(d->qts, addr, hdr, sizeof(hdr));
+    qtest_memwrite(d->qts, addr + sizeof(hdr), data, 512);
+    qtest_writeb(d->qts, status_addr, 0xff);
+
+    head = qvirtqueue_add(d->qts, vq, addr, sizeof(hdr), false, true);
+    qvirtqueue_add(d->qts, vq, addr + sizeof(hdr), 512, in, true);
+    qvirtqueue_add(d->qts, vq, status_addr, 1, true, false);
+    g_assert_cmpuint(qvirtio_msg_amp_run(d, vq, head), ==,
+                     in ? 512 + 1 : 1);
+
+    status = qtest_readb(d->qts, status_addr);
+    if (in) {
+        qtest_memread(d->qts, addr + sizeof(hdr), data, 512);
+    }
+    guest_free(alloc, addr);
+    return status;
 }
 
 /* A transport request to the device behind the QVirtioDevice */

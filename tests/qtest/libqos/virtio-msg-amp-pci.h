@@ -18,6 +18,7 @@
 #include "qgraph.h"
 #include "pci.h"
 #include "virtio.h"
+#include "libqos-malloc.h"
 #include "hw/virtio/virtio-msg-proto.h"
 
 /* Layout of the device (docs/system/devices/virtio/virtio-msg-amp-pci.rst) */
@@ -91,6 +92,31 @@ void qvirtio_msg_amp_request(QVirtioMSGAmp *d, unsigned fifo, VirtIOMSG *req,
 
 /* Read and record everything waiting on FIFO @fifo. */
 void qvirtio_msg_amp_poll(QVirtioMSGAmp *d, unsigned fifo);
+
+/*
+ * The first event @id (for EVENT_USED: of queue @index) of the device
+ * behind @d among the events recorded since event number @from.
+ */
+const VirtIOMSG *qvirtio_msg_amp_find_event(QVirtioMSGAmp *d, unsigned from,
+                                            uint8_t id, uint32_t index);
+
+/*
+ * Kick @head on @vq of the device behind @d, wait until it is used and
+ * check that an EVENT_USED announced it; returns the length written.
+ */
+uint32_t qvirtio_msg_amp_run(QVirtioMSGAmp *d, QVirtQueue *vq, uint32_t head);
+
+/* virtio-rng: have it fill a 64-byte buffer, check it is not all zero. */
+void qvirtio_msg_amp_rng_read(QVirtioMSGAmp *d, QGuestAllocator *alloc,
+                              QVirtQueue *vq);
+
+/*
+ * virtio-blk: one request of @type (VIRTIO_BLK_T_IN/OUT) on sector
+ * @sector with the 512 bytes at @data; returns the request's status.
+ */
+uint8_t qvirtio_msg_amp_blk_rw(QVirtioMSGAmp *d, QGuestAllocator *alloc,
+                               QVirtQueue *vq, uint32_t type, uint64_t sector,
+                               uint8_t data[512]);
 
 extern const QVirtioBus qvirtio_msg_amp_bus;
 
