@@ -8,10 +8,13 @@
 #   make check-unit   unit tests (codec, SPSC queue)
 #   make check-qtest  qtests of the virtio-msg devices
 #   make check-e2e    two QEMUs, a stock Linux guest across them
+#   make check-guest  a bare-metal virtio-msg driver (tests/guest) on
+#                     virtio-msg-amp-pci, virtio-blk-pci and the relay
 #   make check-slow   the long fault tests (flood for FLOOD_SECONDS=180)
 #   make check-sanitizers  unit tests, qtests and e2e under ASan and UBSan
 #   make fuzz         libFuzzer targets (FUZZ_SECONDS= per target)
 #   make demo         run the two-QEMU system, guest console on the terminal
+#   make demo-amp     a guest's own virtio-msg driver, devices in another QEMU
 #   make patches      refresh patches/ from edits of upstream files in build/src
 #
 # Everything happens under $(BUILD); re-running is incremental.
@@ -52,7 +55,7 @@ QTEST_ENV := \
 	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
 
 .PHONY: all deps configured build check check-unit check-qtest check-e2e \
-	check-slow \
+	check-slow check-guest guest-deps demo-amp \
 	check-sanitizers fuzz \
 	e2e-deps demo patches \
 	clean distclean help
@@ -60,7 +63,7 @@ QTEST_ENV := \
 all: build
 
 help:
-	@sed -n '3,18s/^# \{0,1\}//p' Makefile
+	@sed -n '3,21s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -86,7 +89,7 @@ build: configured
 		[ -e "$$d/$${rom##*/}" ] || ln -s "$$rom" "$$d/"; \
 	done
 
-check: check-unit check-qtest check-e2e
+check: check-unit check-qtest check-guest check-e2e
 
 check-unit: build
 	@sh scripts/fork/run-tests.sh unit $(addprefix $(OBJ)/,$(UNIT_TESTS))
@@ -105,6 +108,16 @@ check-slow: build
 	@env $(QTEST_ENV) VMSG_FLOOD_SECONDS=$(FLOOD_SECONDS) \
 		sh scripts/fork/run-tests.sh slow \
 		"$(CURDIR)/$(OBJ)/tests/qtest/virtio-msg-faults-test -p /aarch64/virtio-msg-faults/flood"
+
+# The bare-metal guest driver needs the aarch64 cross compiler
+guest-deps:
+	@sh scripts/fork/install-deps.sh $(BUILD) gcc-aarch64-linux-gnu
+
+check-guest: build guest-deps
+	@sh scripts/fork/guest-test.sh $(BUILD) check
+
+demo-amp: build guest-deps
+	@sh scripts/fork/guest-test.sh $(BUILD) demo
 
 # The end-to-end test and the demo also need cpio for the guest initramfs
 e2e-deps:

@@ -6,6 +6,8 @@
  *   transport=msg|pci  test=check|bench  qd=N  bs=BYTES  count=N
  *   verbose=0|1 (print every virtio-msg message)
  *   events=0|1 (0: ask the device not to notify used buffers)
+ *   wait=MS (virtio-msg: keep sending PING for up to MS milliseconds until
+ *   one is answered, for a relayed FIFO whose device side comes later)
  * The last line is "guest-test: PASS ..." or "guest-test: FAIL ...", then
  * the program powers the machine off through PSCI.
  *
@@ -33,6 +35,7 @@ typedef struct Options {
     uint64_t count;
     uint64_t verbose;
     uint64_t events;
+    uint64_t wait_ms;
 } Options;
 
 static Options opts = {
@@ -119,6 +122,8 @@ static bool parse_options(const char *args)
             ok = parse_u64(val, vlen, &opts.verbose);
         } else if (klen == 6 && !strncmp(key, "events", 6)) {
             ok = parse_u64(val, vlen, &opts.events);
+        } else if (klen == 4 && !strncmp(key, "wait", 4)) {
+            ok = parse_u64(val, vlen, &opts.wait_ms);
         } else {
             printf("options: unknown option '%.*s'\n", (int)klen, key);
             return false;
@@ -177,6 +182,30 @@ static VpciVirtio vpci_transport;
 static PciHost pci;
 
 /* virtio-msg: find the AMP device, then a virtio-blk behind it */
+/*
+ * A relayed FIFO answers only once its device side is there: PING until an
+ * answer comes, for up to opts.wait_ms.  (A late answer to an earlier
+ * PING would count as a protocol error.)
+ */
+static bool wait_device_side(void)
+{
+    uint64_t deadline = timer_deadline_ms(opts.wait_ms);
+    unsigned timeout_ms = link.timeout_ms;
+    unsigned tries = 0;
+    bool ok;
+
+    link.timeout_ms = 200;
+    do {
+        tries++;
+        ok = vmsg_ping(&link, 0x1234abcd);
+    } while (!ok && !timer_expired(deadline));
+    link.timeout_ms = timeout_ms;
+    if (ok && tries > 1) {
+        printf("vmsg: device side answered after %u PINGs\n", tries);
+    }
+    return ok;
+}
+
 static bool attach_msg(VirtioDev *vdev)
 {
     PciDev *pdev = pci_find(&pci, VMSG_AMP_VENDOR_ID, VMSG_AMP_DEVICE_ID);
@@ -204,6 +233,9 @@ static bool attach_msg(VirtioDev *vdev)
     vmsg_link_init(&link, pdev->bar[0], pdev->bar[1], 0);
     link.verbose = opts.verbose;
     verdict_what = "talking to virtio-msg-amp-pci";
+    if (opts.wait_ms && !wait_device_side()) {
+        return false;
+    }
     if (!vmsg_ping(&link, 0x1234abcd) || !vmsg_get_devices(&link, &bitmap)) {
         return false;
     }
