@@ -59,6 +59,15 @@ if [ ! -f "$obj/build.ninja" ] ||
     }
 fi
 
+# meson re-runs itself first when a meson.build changed (after 'make'
+# assembled new patches): its output goes to a log of its own, so that
+# $log holds Sphinx's output only.
+nice ninja -C "$obj" build.ninja > "$obj/regenerate.log" 2>&1 || {
+    tail -n 30 "$obj/regenerate.log" >&2
+    say "meson failed; see $obj/regenerate.log"
+    exit 1
+}
+
 say "building the HTML manual in $obj/docs/manual (log: $log)"
 nice ninja -C "$obj" html > "$log" 2>&1 || {
     grep -v -e '^\[[0-9]*/[0-9]*\]' -e '^ninja: ' "$log" | head -n 40 >&2
@@ -66,11 +75,11 @@ nice ninja -C "$obj" html > "$log" 2>&1 || {
     exit 1
 }
 
-# Warnings are errors, but check the log too: a page that Sphinx read in
-# an earlier run is not read again, so report what the log says.
-if grep -i -q -e 'WARNING' -e 'ERROR' "$log"; then
-    grep -i -e 'WARNING' -e 'ERROR' "$log" | head -n 40 >&2
-    say "Sphinx reported warnings; see $log"
+# Sphinx runs with -q (only warnings and errors are printed) and -W
+# (warnings are errors); anything it printed all the same fails too.
+if grep -v -q -e '^\[[0-9]*/[0-9]*\]' -e '^ninja: ' "$log"; then
+    grep -v -e '^\[[0-9]*/[0-9]*\]' -e '^ninja: ' "$log" | head -n 40 >&2
+    say "Sphinx printed warnings or errors; see $log"
     exit 1
 fi
 
