@@ -8,6 +8,14 @@
  * (EVENT_USED), configuration changes with VIRTIO_MSG_CONFIG_VECTOR
  * (EVENT_CONFIG).
  *
+ * Host notifiers: with ioeventfd on (the default), EVENT_AVAIL for a queue
+ * whose host notifier is enabled (from DRIVER_OK, or when a vhost backend
+ * or an IOThread takes the queue over) signals that notifier instead of
+ * running the device model in the message path: the software form of an
+ * ioeventfd.  Guest notifiers: a backend's call eventfd (and the config
+ * notifier) is read in the main loop and becomes EVENT_USED (EVENT_CONFIG)
+ * through the bus, like any other notification.
+ *
  * Copyright (c) 2026 The virtio-msg QEMU fork authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -162,8 +170,14 @@ static void handle_set_status(VirtIOMSGTransport *xport, VirtIODevice *vdev,
             val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
         }
     }
+    if (!(val & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        virtio_bus_stop_ioeventfd(&xport->bus);
+    }
     if (virtio_set_status(vdev, val) < 0) {
         virtio_set_status(vdev, val & ~VIRTIO_CONFIG_S_FEATURES_OK);
+    }
+    if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+        virtio_bus_start_ioeventfd(&xport->bus);
     }
     vdev->config_vector = VIRTIO_MSG_CONFIG_VECTOR;
 }
@@ -422,10 +436,97 @@ static void virtio_msg_pre_plugged(DeviceState *d, Error **errp)
     }
 }
 
-/* Queue notifications arrive as messages: no ioeventfd */
+/*
+ * Queue notifications arrive as messages; virtio_queue_notify() signals
+ * the host notifier of a queue that has one, so there is nothing to wire.
+ */
 static bool virtio_msg_ioeventfd_enabled(DeviceState *d)
 {
-    return false;
+    return VIRTIO_MSG(d)->ioeventfd;
+}
+
+static int virtio_msg_ioeventfd_assign(DeviceState *d, EventNotifier *notifier,
+                                       int n, bool assign)
+{
+    return 0;
+}
+
+static void virtio_msg_vmstate_change(DeviceState *d, bool running)
+{
+    VirtIOMSGTransport *xport = VIRTIO_MSG(d);
+
+    if (running) {
+        virtio_bus_start_ioeventfd(&xport->bus);
+    } else {
+        virtio_bus_stop_ioeventfd(&xport->bus);
+    }
+}
+
+/* Notifier @n of @vdev (VIRTIO_CONFIG_IRQ_IDX: the config notifier) */
+static int set_guest_notifier(VirtIODevice *vdev, int n, bool assign)
+{
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_GET_CLASS(vdev);
+    bool config = n == VIRTIO_CONFIG_IRQ_IDX;
+    EventNotifier *notifier = config ? virtio_config_get_guest_notifier(vdev)
+        : virtio_queue_get_guest_notifier(virtio_get_queue(vdev, n));
+
+    if (assign) {
+        int r = event_notifier_init(notifier, 0);
+
+        if (r < 0) {
+            return r;
+        }
+    }
+    /* read in the main loop, it becomes EVENT_USED or EVENT_CONFIG */
+    if (config) {
+        virtio_config_set_guest_notifier_fd_handler(vdev, assign, false);
+    } else {
+        virtio_queue_set_guest_notifier_fd_handler(virtio_get_queue(vdev, n),
+                                                   assign, false);
+    }
+    if (!assign) {
+        event_notifier_cleanup(notifier);
+    }
+    if (vdc->guest_notifier_mask && vdev->use_guest_notifier_mask) {
+        vdc->guest_notifier_mask(vdev, n, !assign);
+    }
+    return 0;
+}
+
+static int virtio_msg_set_guest_notifiers(DeviceState *d, int nvqs,
+                                          bool assign)
+{
+    VirtIODevice *vdev = virtio_msg_get_vdev(VIRTIO_MSG(d));
+    int n, r;
+
+    if (!vdev) {
+        return -ENODEV;
+    }
+    nvqs = MIN(nvqs, VIRTIO_QUEUE_MAX);
+    for (n = 0; n < nvqs; n++) {
+        if (!virtio_queue_get_num(vdev, n)) {
+            break;
+        }
+        r = set_guest_notifier(vdev, n, assign);
+        if (r < 0) {
+            goto undo;
+        }
+    }
+    r = set_guest_notifier(vdev, VIRTIO_CONFIG_IRQ_IDX, assign);
+    if (r == 0) {
+        return 0;
+    }
+undo:
+    while (--n >= 0) {
+        set_guest_notifier(vdev, n, !assign);
+    }
+    return r;
+}
+
+/* Every queue has its vector (its index): the notifiers are always used */
+static bool virtio_msg_query_guest_notifiers(DeviceState *d)
+{
+    return true;
 }
 
 static void virtio_msg_device_plugged(DeviceState *d, Error **errp)
@@ -485,6 +586,10 @@ static void virtio_msg_virtio_bus_class_init(ObjectClass *klass, void *data)
     k->get_dma_as = virtio_msg_get_dma_as;
     k->queue_enabled = virtio_msg_queue_enabled;
     k->ioeventfd_enabled = virtio_msg_ioeventfd_enabled;
+    k->ioeventfd_assign = virtio_msg_ioeventfd_assign;
+    k->set_guest_notifiers = virtio_msg_set_guest_notifiers;
+    k->query_guest_notifiers = virtio_msg_query_guest_notifiers;
+    k->vmstate_change = virtio_msg_vmstate_change;
     k->save_config = virtio_msg_save_nothing;
     k->load_config = virtio_msg_load_config;
     k->save_queue = virtio_msg_save_queue;
@@ -549,6 +654,7 @@ static const Property virtio_msg_properties[] = {
     DEFINE_PROP_UINT16("dev-num", VirtIOMSGTransport, dev_num, 0),
     DEFINE_PROP_BOOL("notification-data", VirtIOMSGTransport, notification_data,
                      false),
+    DEFINE_PROP_BOOL("ioeventfd", VirtIOMSGTransport, ioeventfd, true),
 };
 
 static void virtio_msg_class_init(ObjectClass *klass, void *data)
@@ -564,6 +670,14 @@ static void virtio_msg_class_init(ObjectClass *klass, void *data)
     dc->user_creatable = false;
     rc->phases.hold = virtio_msg_reset_hold;
     device_class_set_props(dc, virtio_msg_properties);
+    object_class_property_set_description(klass, "dev-num",
+        "device number on the virtio-msg bus (set by the bus)");
+    object_class_property_set_description(klass, "notification-data",
+        "offer VIRTIO_F_NOTIFICATION_DATA (EVENT_AVAIL carries the next "
+        "available offset)");
+    object_class_property_set_description(klass, "ioeventfd",
+        "queue notifications go through the queue's host notifier (needed "
+        "by vhost backends and IOThreads)");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

@@ -39,6 +39,8 @@ struct VirtIOMSGTransport {
     uint16_t dev_num;
     /* Offer VIRTIO_F_NOTIFICATION_DATA to the driver */
     bool notification_data;
+    /* EVENT_AVAIL signals the queue's host notifier (see virtio-msg.c) */
+    bool ioeventfd;
     /* Driver features received so far, applied at FEATURES_OK */
     uint64_t guest_features;
     /* The backend keeps us from the driver's memory (PCI: BME clear) */
