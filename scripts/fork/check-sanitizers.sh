@@ -65,13 +65,14 @@ fi
 unit_tests="tests/unit/test-virtio-msg-proto tests/unit/test-virtio-msg-spsc
             tests/unit/test-virtio-msg-backlog"
 qtests="tests/qtest/virtio-msg-amp-pci-test tests/qtest/virtio-msg-peer-test
-        tests/qtest/virtio-msg-loopback-test tests/qtest/virtio-msg-faults-test"
+        tests/qtest/virtio-msg-loopback-test tests/qtest/virtio-msg-faults-test
+        tests/qtest/virtio-msg-relay-test tests/qtest/virtio-msg-rng-peer-test"
 
 say "building in $asan (log: $asan/build.log)"
 # shellcheck disable=SC2086
 ninja -C "$asan" qemu-system-aarch64 qemu-img \
     storage-daemon/qemu-storage-daemon tests/qtest/qos-test \
-    $unit_tests $qtests > "$asan/build.log" 2>&1 || {
+    contrib/virtio-msg-peer/virtio-msg-rng-peer $unit_tests $qtests > "$asan/build.log" 2>&1 || {
     grep -A 10 -e '^FAILED' -e 'error:' "$asan/build.log" | head -n 40 >&2
     say "build failed; see $asan/build.log"
     exit 1
@@ -121,12 +122,10 @@ G_TEST_BUILDDIR=$asan/tests/qtest
 export QTEST_QEMU_BINARY QTEST_QEMU_IMG QTEST_QEMU_STORAGE_DAEMON_BINARY \
        G_TEST_SRCDIR G_TEST_BUILDDIR
 
-# qos-test: only the paths over virtio-msg ("vmsg"), without those that
-# 'make check-qtest' skips too (vhost-user needs host notifiers, which the
-# virtio-msg transport does not provide).
+# qos-test: only the paths over virtio-msg ("vmsg"), the vhost-user ones
+# included.
 qos=$asan/tests/qtest/qos-test
 qos_paths=$("$qos" -l | grep -e '^/.*vmsg' |
-            grep -v -e '@vmsg/.*/vhost-user/' |
             sed 's/^/-p /' | tr '\n' ' ')
 if [ -z "$qos_paths" ]; then
     say "qos-test lists no virtio-msg path"
