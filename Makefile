@@ -38,7 +38,8 @@ QTESTS := \
 	tests/qtest/virtio-msg-loopback-test \
 	tests/qtest/virtio-msg-faults-test \
 	tests/qtest/virtio-msg-relay-test \
-	tests/qtest/virtio-msg-rng-peer-test
+	tests/qtest/virtio-msg-rng-peer-test \
+	tests/qtest/virtio-msg-vhost-test
 
 # The stand-alone device side of the linux-user link (contrib/)
 PEER := contrib/virtio-msg-peer/virtio-msg-rng-peer

@@ -66,7 +66,8 @@ unit_tests="tests/unit/test-virtio-msg-proto tests/unit/test-virtio-msg-spsc
             tests/unit/test-virtio-msg-backlog"
 qtests="tests/qtest/virtio-msg-amp-pci-test tests/qtest/virtio-msg-peer-test
         tests/qtest/virtio-msg-loopback-test tests/qtest/virtio-msg-faults-test
-        tests/qtest/virtio-msg-relay-test tests/qtest/virtio-msg-rng-peer-test"
+        tests/qtest/virtio-msg-relay-test tests/qtest/virtio-msg-rng-peer-test
+        tests/qtest/virtio-msg-vhost-test"
 
 say "building in $asan (log: $asan/build.log)"
 # shellcheck disable=SC2086
