@@ -67,7 +67,7 @@
 #define S_NEEDS_RESET       0x40
 #define F_VERSION_1         (1ULL << 32)
 #define DEVICE_FEATURES     F_VERSION_1
-#define QUEUE_MAX           256
+#define QUEUE_MAX           1024
 #define VRING_DESC_F_NEXT   1
 #define VRING_DESC_F_WRITE  2
 #define VRING_AVAIL_F_NO_INTERRUPT 1
