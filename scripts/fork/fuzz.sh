@@ -2,16 +2,24 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Build the virtio-msg libFuzzer targets (tests/fuzz/) with clang,
-# AddressSanitizer and UndefinedBehaviorSanitizer, and run each one.
+# AddressSanitizer and UndefinedBehaviorSanitizer, and run each one; then
+# QEMU's own generic-fuzz target on virtio-msg-amp-pci.
 #
 # Usage: fuzz.sh BUILD_DIR [TARGET...]
 #
-# Targets: codec, spsc, backlog (default: all).  Binaries go to
-# BUILD_DIR/fuzz/; each run works in BUILD_DIR/fuzz/work/TARGET, starting
-# from a copy of tests/fuzz/corpus/TARGET (the repository is never
-# written), with crash files and the log next to it.
+# Targets: codec, spsc, backlog, generic (default: all, or those listed in
+# FUZZ_TARGETS).  Binaries of the first three go to BUILD_DIR/fuzz/.
+# "generic" is qemu-fuzz-aarch64 --fuzz-target=generic-fuzz-virtio-msg-amp-pci
+# (the config of patches/0004), built with --enable-fuzzing and ASan in
+# BUILD_DIR/fuzz-qemu from the assembled tree BUILD_DIR/src.  Each run works
+# in BUILD_DIR/fuzz/work/TARGET, starting from a copy of
+# tests/fuzz/corpus/TARGET (corpus/generic-fuzz-virtio-msg-amp-pci for
+# generic; the repository is never written), with the log next to it.
+# Crash, leak, timeout and oom files are copied to
+# BUILD_DIR/fuzz-artifacts/TARGET/ as well, where they stay until removed.
 #
 # Environment:
+#   FUZZ_TARGETS  targets to run when none is given (default: all four)
 #   FUZZ_SECONDS  seconds per target (default 180)
 #   FUZZ_RUNS     also stop a target after this many executions
 #   FUZZ_KEEP     1: keep the work corpus of an earlier run (default: fresh)
@@ -26,7 +34,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=$(mkdir -p "$1" && cd "$1" && pwd)
 shift
-targets=${*:-codec spsc backlog}
+targets=${*:-${FUZZ_TARGETS:-codec spsc backlog generic}}
 seconds=${FUZZ_SECONDS:-180}
 runs=${FUZZ_RUNS:-}
 out=$build/fuzz
@@ -54,6 +62,54 @@ cflags="-std=gnu11 -g -O1 -Wall -fno-omit-frame-pointer
 # glib, should an osdep inline need it (none does at -O1)
 ldlibs=$(pkg-config --libs glib-2.0)
 
+# QEMU built for libFuzzer: only what qemu-fuzz-aarch64 needs (no tools,
+# docs or optional libraries but libfdt, which -M virt requires).
+# libqos, which the fuzzer links whole, carries its own copy of
+# hw/virtio/virtio-msg-proto.c (patches/0001): the two copies are one
+# source, so the linker may keep either.
+fuzz_qemu=$build/fuzz-qemu
+fuzz_qemu_opts="--cc=clang --cxx=clang++ --host-cc=clang
+    --python=/usr/bin/python3 --target-list=aarch64-softmmu
+    --enable-fuzzing --enable-asan --without-default-features
+    --enable-fdt=system --disable-docs --disable-tools --disable-guest-agent
+    --disable-install-blobs --disable-werror
+    --extra-cflags=-fno-omit-frame-pointer
+    --extra-ldflags=-Wl,--allow-multiple-definition"
+build_generic() {
+    # The source tree is the main build's: assemble it (a no-op when
+    # nothing changed) or, in a fresh clone, fetch, assemble and configure
+    # as 'make' does.
+    if [ -f "$build/obj/config.status" ] && [ -f "$build/config.sh" ]; then
+        upstream=$(. "$build/config.sh" && echo "$upstream")
+        (cd "$top" && sh scripts/fork/assemble.sh . "$upstream" "$build/src")
+    else
+        (cd "$top" && ./configure --build-dir="$build")
+    fi
+    mkdir -p "$fuzz_qemu"
+    # shellcheck disable=SC2086
+    set -- $fuzz_qemu_opts
+    opts="$*"
+    if [ ! -f "$fuzz_qemu/build.ninja" ] ||
+       [ "$(cat "$fuzz_qemu/fuzz-configure.opts" 2>/dev/null)" != "$opts" ]; then
+        say "configuring $fuzz_qemu"
+        # shellcheck disable=SC2086
+        (cd "$fuzz_qemu" && "$src/configure" $opts) \
+            > "$fuzz_qemu/configure.log" 2>&1 || {
+            tail -n 30 "$fuzz_qemu/configure.log" >&2
+            say "configure failed; see $fuzz_qemu/configure.log"
+            exit 1
+        }
+        echo "$opts" > "$fuzz_qemu/fuzz-configure.opts"
+    fi
+    say "building $fuzz_qemu/qemu-fuzz-aarch64 (log: $fuzz_qemu/build.log)"
+    nice ninja -C "$fuzz_qemu" qemu-fuzz-aarch64 > "$fuzz_qemu/build.log" 2>&1 || {
+        grep -A 10 -e '^FAILED' -e 'error:' "$fuzz_qemu/build.log" |
+            head -n 40 >&2
+        say "build failed; see $fuzz_qemu/build.log"
+        exit 1
+    }
+}
+
 mkdir -p "$out"
 for t in $targets; do
     # Sources under test, and helpers that are not (built without
@@ -62,6 +118,7 @@ for t in $targets; do
     codec)   objs="proto" helpers= ;;
     spsc)    objs="spsc" helpers= ;;
     backlog) objs="backlog spsc" helpers="proto" ;;
+    generic) continue ;;
     *) say "unknown target $t"; exit 2 ;;
     esac
     files=$top/tests/fuzz/fuzz-virtio-msg-$t.c
@@ -88,6 +145,10 @@ stat_of() {
     sed -n "s/^stat::$2: *\([0-9]*\).*/\1/p" "$1" | tail -n 1
 }
 
+case " $targets " in
+*" generic "*) build_generic ;;
+esac
+
 failed=
 summary=
 for t in $targets; do
@@ -97,17 +158,40 @@ for t in $targets; do
     fi
     mkdir -p "$work/corpus"
     rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
-    cp "$top/tests/fuzz/corpus/$t"/* "$work/corpus/"
-    # Longer inputs add little but time: a message, or a few hundred ops
+    # Longer inputs add little but time: a message, a few hundred ops, or
+    # a device brought up through its FIFO (about 50 writes)
     case $t in
-    codec) max_len=300 ;;
-    *)     max_len=1024 ;;
+    codec) max_len=300 seeds=$t ;;
+    generic) max_len=4096 seeds=generic-fuzz-virtio-msg-amp-pci ;;
+    *)     max_len=1024 seeds=$t ;;
     esac
+    cp "$top/tests/fuzz/corpus/$seeds"/* "$work/corpus/"
     say "running $t for ${seconds}s${runs:+ (at most $runs executions)}"
     rc=0
-    "$out/fuzz-virtio-msg-$t" -max_total_time="$seconds" ${runs:+-runs=$runs} \
-        -max_len=$max_len -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$work/" "$work/corpus" > "$work/log" 2>&1 || rc=$?
+    case $t in
+    generic)
+        # QEMU's global state is not freed between inputs: no leak checks.
+        # One QEMU per run, so the RSS limit covers guest RAM (512 MiB)
+        # and ASan's shadow and quarantine.
+        (cd "$work" && ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+            nice "$fuzz_qemu/qemu-fuzz-aarch64" \
+            --fuzz-target=generic-fuzz-virtio-msg-amp-pci \
+            -max_total_time="$seconds" ${runs:+-runs=$runs} \
+            -max_len=$max_len -print_final_stats=1 -timeout=10 \
+            -rss_limit_mb=4096 -artifact_prefix="$work/" "$work/corpus") \
+            > "$work/log" 2>&1 || rc=$? ;;
+    *)
+        "$out/fuzz-virtio-msg-$t" -max_total_time="$seconds" \
+            ${runs:+-runs=$runs} -max_len=$max_len -print_final_stats=1 \
+            -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/" \
+            "$work/corpus" > "$work/log" 2>&1 || rc=$? ;;
+    esac
+    # Keep what failed beyond the next run
+    for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+        [ -f "$f" ] || continue
+        mkdir -p "$build/fuzz-artifacts/$t"
+        cp "$f" "$build/fuzz-artifacts/$t/"
+    done
     execs=$(stat_of "$work/log" number_of_executed_units)
     speed=$(stat_of "$work/log" average_exec_per_sec)
     # shellcheck disable=SC2046
