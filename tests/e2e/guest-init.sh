@@ -7,7 +7,9 @@
 #   net:   DHCP, then a file fetched over TCP from vmsg.url, its sha256
 #   rng:   64 KiB read from /dev/hwrng
 # and prints "VMSG-E2E <what> <value>" lines for the host to compare.
-# Kernel parameters: vmsg.url=URL, vmsg.mode=test|demo|io-loop.
+# Kernel parameters: vmsg.url=URL, vmsg.mode=test|demo|io-loop|bench.
+# vmsg.mode=bench skips the checks and measures instead (run_bench below;
+# vmsg.runs=, vmsg.dd4k=, vmsg.dd64k=, vmsg.cfg= set its sizes).
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -18,10 +20,15 @@ mkdir -p /tmp
 
 url=
 mode=test
+runs=5 dd4k=2048 dd64k=256 cfg=400
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
     vmsg.url=*) url=${arg#vmsg.url=} ;;
     vmsg.mode=*) mode=${arg#vmsg.mode=} ;;
+    vmsg.runs=*) runs=${arg#vmsg.runs=} ;;
+    vmsg.dd4k=*) dd4k=${arg#vmsg.dd4k=} ;;
+    vmsg.dd64k=*) dd64k=${arg#vmsg.dd64k=} ;;
+    vmsg.cfg=*) cfg=${arg#vmsg.cfg=} ;;
     esac
 done
 
@@ -38,6 +45,115 @@ while [ $i -lt 100 ] && { [ ! -b /dev/vda ] || [ ! -e /dev/hwrng ] ||
     sleep 0.1
     i=$((i + 1))
 done
+
+# --- bench mode (tests/bench/README.rst) ----------------------------------
+
+# Microseconds since boot: date's nanoseconds if busybox has them, else the
+# hrtimer clock of /proc/timer_list
+now_us()
+{
+    if [ "$clock" = date ]; then
+        t=$(date +%s%N)
+        echo "${t%???}"
+    else
+        sed -n 's/^now at \([0-9]*\)[0-9][0-9][0-9] nsecs$/\1/p;/^now at/q' \
+            /proc/timer_list
+    fi
+}
+
+# The disk (vdX) whose virtio-blk serial is $1
+disk_with_serial()
+{
+    for d in /sys/block/vd*; do
+        if [ "$(cat "$d/serial" 2>/dev/null)" = "$1" ]; then
+            echo "${d##*/}"
+            return
+        fi
+    done
+}
+
+# bench_dd DISK BS COUNT: O_DIRECT reads from the start of the disk
+bench_dd()
+{
+    t0=$(now_us)
+    dd if="/dev/$1" of=/dev/null bs="$2" count="$3" iflag=direct 2>/dev/null
+    t1=$(now_us)
+    echo $((t1 - t0))
+}
+
+# bench_cfg DISK N: N writes of the disk's cache_type (virtio-blk config
+# field wce, flipped each time); each is a config write and a config read
+bench_cfg()
+{
+    f=/sys/block/$1/cache_type
+    i=0
+    t0=$(now_us)
+    while [ $i -lt "$2" ]; do
+        echo "write through" >"$f"
+        echo "write back" >"$f"
+        i=$((i + 2))
+    done
+    t1=$(now_us)
+    echo $((t1 - t0))
+}
+
+idle_forever()
+{
+    while :; do
+        sleep 3600
+    done
+}
+
+# Lines "VMSG-BENCH WHAT remote|local MICROSECONDS AMOUNT", remote (through
+# the proxy) and local (virtio-blk-pci of the driver side) alternating:
+# the config writes first, then "VMSG-BENCH cfg-done" and a pause (the host
+# stops tracing the link), the reads, "VMSG-BENCH done" and an idle guest.
+run_bench()
+{
+    clock=timer_list
+    case "$(date +%s%N)" in
+    *[!0-9]*) ;;
+    *) clock="date" ;;
+    esac
+    i=0
+    while [ $i -lt 100 ] && { [ -z "$(disk_with_serial remote)" ] ||
+                              [ -z "$(disk_with_serial local)" ]; }; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    remote=$(disk_with_serial remote)
+    here=$(disk_with_serial local)
+    echo "VMSG-BENCH disks remote=$remote local=$here clock=$clock"
+    if [ -z "$remote" ] || [ -z "$here" ]; then
+        echo "VMSG-BENCH failed: disks missing"
+        idle_forever
+    fi
+    # warm up both paths
+    bench_dd "$remote" 4k 64 >/dev/null
+    bench_dd "$here" 4k 64 >/dev/null
+    r=0
+    while [ $r -lt "$runs" ]; do
+        echo "VMSG-BENCH cfg remote $(bench_cfg "$remote" "$cfg") $cfg"
+        echo "VMSG-BENCH cfg local $(bench_cfg "$here" "$cfg") $cfg"
+        r=$((r + 1))
+    done
+    echo "VMSG-BENCH cfg-done"
+    sleep 3
+    r=0
+    while [ $r -lt "$runs" ]; do
+        echo "VMSG-BENCH dd4k remote $(bench_dd "$remote" 4k "$dd4k") $dd4k"
+        echo "VMSG-BENCH dd4k local $(bench_dd "$here" 4k "$dd4k") $dd4k"
+        echo "VMSG-BENCH dd64k remote $(bench_dd "$remote" 64k "$dd64k") $dd64k"
+        echo "VMSG-BENCH dd64k local $(bench_dd "$here" 64k "$dd64k") $dd64k"
+        r=$((r + 1))
+    done
+    echo "VMSG-BENCH done"
+    idle_forever
+}
+
+if [ "$mode" = bench ]; then
+    run_bench
+fi
 
 if [ -b /dev/vda ]; then
     report disk "$(sha256sum /dev/vda | cut -d' ' -f1)"

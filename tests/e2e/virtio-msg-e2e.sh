@@ -5,6 +5,7 @@
 #
 # Usage: virtio-msg-e2e.sh BUILD_DIR test pci|mmio...
 #        virtio-msg-e2e.sh BUILD_DIR demo [pci|mmio]
+#        virtio-msg-e2e.sh BUILD_DIR bench [RUNS]
 #
 # The device side (-M x-virtio-msg) serves virtio-blk (a raw image of
 # random bytes), virtio-net (user networking) and virtio-rng over
@@ -18,7 +19,12 @@
 # side keeps running and answering QMP.  "demo" leaves the guest console
 # on the terminal.  Before that kill it also stops (SIGSTOP) the device
 # side and resets the guest, and checks that requests time out without
-# hanging the driver side.  Guest packages (linux-image-arm64, busybox-static) are
+# hanging the driver side.  "bench" (for scripts/fork/bench.sh, see
+# tests/bench/README.rst) gives the driver side a local virtio-blk-pci disk
+# too, has the guest time config writes and O_DIRECT reads on both disks,
+# takes the round trips of the config writes' requests from the driver
+# side's trace of the link, then measures the CPU time both QEMUs use while
+# the guest is idle; it prints "e2e-bench: ..." lines on stdout.  Guest packages (linux-image-arm64, busybox-static) are
 # downloaded by package name and cached in BUILD_DIR/e2e.  Nothing is left
 # behind, pass or fail.
 
@@ -217,7 +223,7 @@ prepare_pair()
     work=$(mktemp -d /tmp/vmsg-e2e.XXXXXX)
     shm=/dev/shm/$(basename "$work")
     mkdir "$work/www"
-    head -c 4M /dev/urandom > "$work/disk.img"
+    head -c "${disk_size:-4M}" /dev/urandom > "$work/disk.img"
     head -c 1M /dev/urandom > "$work/www/file"
     disk_sha=$(sha256sum < "$work/disk.img" | cut -d' ' -f1)
     file_sha=$(sha256sum < "$work/www/file" | cut -d' ' -f1)
@@ -408,6 +414,124 @@ MSG
     "${driver[@]}" -nographic || true
 }
 
+# qmp_trace SOCKET on|off: switch the link trace events of the QEMU there
+qmp_trace()
+{
+    "$python" - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ({"execute": "qmp_capabilities"},
+            {"execute": "trace-event-set-state",
+             "arguments": {"name": "virtio_msg_bus_*",
+                           "enable": sys.argv[2] == "on"}}):
+    f.write(json.dumps(cmd) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+    if "error" in r:
+        sys.exit(r["error"]["desc"])
+PY
+}
+
+# The round trips (microseconds) of the last N SET_CONFIG requests in the
+# trace of the driver side (log backend, -msg timestamp=on): from the
+# request's "out" line to the "in" line of the response with its token
+set_config_rtts()
+{
+    awk -v n="$2" '
+    match($0, /@[0-9]+\.[0-9]+:/) {
+        t = substr($0, RSTART + 1, RLENGTH - 2)
+        split(t, p, ".")
+        us = (p[1] % 100000) * 1000000 + p[2]
+    }
+    / out SET_CONFIG type 0x0 / { start[$(NF - 2)] = us }
+    / in SET_CONFIG type 0x1 / {
+        tok = $(NF - 2)
+        if (tok in start) {
+            rtt[++count] = us - start[tok]
+            delete start[tok]
+        }
+    }
+    END { for (i = count - n + 1; i <= count; i++) if (i > 0) print rtt[i] }
+    ' "$1"
+}
+
+# CPU time (clock ticks, user + system) a process has used so far
+cpu_ticks()
+{
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# bench [RUNS]: see the header; RUNS (default 5) of each measurement
+run_bench()
+{
+    local runs=${1:-5} hz t0 d0 v0 d1 v1 t1 r
+    local dd4k=${E2E_BENCH_DD4K:-2048} dd64k=${E2E_BENCH_DD64K:-256}
+    local cfg=${E2E_BENCH_CFG:-400} idle_s=${E2E_BENCH_IDLE:-10}
+
+    hz=$(getconf CLK_TCK)
+    disk_size=64M prepare_pair pci bench
+    # the proxied disk and a local one, told apart by their serial
+    device=("${device[@]/%drive=disk0/drive=disk0,serial=remote}")
+    cp "$work/disk.img" "$work/local.img"
+    driver=("${driver[@]/vmsg.mode=bench/vmsg.mode=bench vmsg.runs=$runs vmsg.dd4k=$dd4k vmsg.dd64k=$dd64k vmsg.cfg=$cfg}")
+    # shellcheck disable=SC2054
+    driver+=(-drive "if=none,id=local0,file=$work/local.img,format=raw"
+             -device virtio-blk-pci,drive=local0,serial=local
+             -msg timestamp=on -trace virtio_msg_bus_send
+             -trace virtio_msg_bus_receive)
+    start_device
+    wait_for_socket "$work/vmsg.sock" || die "device side did not start"
+    start_driver 1
+    # trace the link during the config writes only
+    if wait_for "$console" "VMSG-BENCH cfg-done" \
+            $((boot_timeout + runs * 60)) "$driver_pid"; then
+        qmp_trace "$work/driver.qmp" off ||
+            log "could not stop tracing the link"
+        set_config_rtts "$work/driver.log" $((runs * cfg)) >"$work/rtts"
+        # the median round trip of each run of the guest
+        for r in $(seq 0 $((runs - 1))); do
+            sed -n "$((r * cfg + 1)),$(((r + 1) * cfg))p" "$work/rtts" |
+                sort -n | awk '{ v[NR] = $1 } END {
+                    if (NR) print "e2e-bench: link set_config_rtt_us",
+                        NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, NR
+                }'
+        done
+    fi
+    if ! wait_for "$console" "VMSG-BENCH \(done\|failed\)" \
+            $((boot_timeout + runs * 120)) "$driver_pid" ||
+       grep -q "VMSG-BENCH failed" "$console"; then
+        tail -n 30 "$console" "$work/driver.log" "$work/device.log" >&2 ||
+            true
+        die "the guest did not finish its measurements"
+    fi
+    tr -d '\r' <"$console" | sed -n 's/^VMSG-BENCH /e2e-bench: guest /p' |
+        grep -v ' done$'
+    log "guest idle: CPU time of both QEMUs over $runs x ${idle_s}s"
+    for _ in $(seq "$runs"); do
+        t0=$(date +%s%N)
+        d0=$(cpu_ticks "$driver_pid") v0=$(cpu_ticks "$device_pid")
+        sleep "$idle_s"
+        d1=$(cpu_ticks "$driver_pid") v1=$(cpu_ticks "$device_pid")
+        t1=$(date +%s%N)
+        # percent of one core: ticks / hz / seconds * 100
+        echo "e2e-bench: idle driver" \
+            "$(awk -v t=$((d1 - d0)) -v hz="$hz" -v ns=$((t1 - t0)) \
+               'BEGIN { printf "%.2f", t / hz / (ns / 1e9) * 100 }')"
+        echo "e2e-bench: idle device" \
+            "$(awk -v t=$((v1 - v0)) -v hz="$hz" -v ns=$((t1 - t0)) \
+               'BEGIN { printf "%.2f", t / hz / (ns / 1e9) * 100 }')"
+    done
+    cleanup
+    work=
+}
+
 fetch_guest
 build_initramfs
 case "$action" in
@@ -419,6 +543,9 @@ test)
     ;;
 demo)
     run_demo "$@"
+    ;;
+bench)
+    run_bench "$@"
     ;;
 *)
     die "unknown action $action"
