@@ -30,7 +30,8 @@
 /* Seals the listening side puts on the memfd; the receiver needs SHRINK */
 #define LINK_SEALS  (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 
-static int fail(struct vmsg_link *l, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3)))
+fail(struct vmsg_link *l, const char *fmt, ...)
 {
     va_list ap;
 
