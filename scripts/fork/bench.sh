@@ -238,8 +238,6 @@ bench_e2e() {
         printf "e.%s.%s %.6f\n", $3, $4, v
         if ($4 == "remote") { last = v; next }
         printf "e.%s.ratio %.6f\n", $3, last / v
-        if ($3 == "cfg")
-            printf "e.cfg.rtt %.6f\n", (last - v) / 2
     }
     $2 == "idle" { printf "i.%s %s\n", $3, $4 }
     $2 == "link" && $3 == "set_config_rtt_us" { printf "e.link_rtt %s\n", $4 }
@@ -251,7 +249,7 @@ bench_e2e() {
         awk 'NF == 2 && $2 > 0 { printf "e.link_ratio %.6f\n", $1 / $2 }' \
         >>"$samples"
     rm -f "$out/link.tmp" "$out/socket.tmp"
-    [ "$(grep -c '^e\.cfg\.rtt ' "$samples")" -ge "$runs" ] &&
+    [ "$(grep -c '^e\.cfg\.ratio ' "$samples")" -ge "$runs" ] &&
         [ "$(grep -c '^e\.link_rtt ' "$samples")" -ge "$runs" ] &&
         [ "$(grep -c '^i\.driver ' "$samples")" -ge "$runs" ]
 }
@@ -305,7 +303,7 @@ e.socket_rtt_us|3|socket ping-pong, 2 processes (limit)|us|1
 e.link_ratio|3|link round trip/socket ping-pong|ratio|2
 e.cfg.remote|3|guest config write, proxied disk|us|0
 e.cfg.local|3|guest config write, local disk|us|0
-e.cfg.rtt|3|guest-timed extra per round trip|us|1
+e.cfg.ratio|3|guest config write, proxied/local|ratio|2
 e.dd4k.remote|3|Linux O_DIRECT 4K reads, proxied disk|reads/s|0
 e.dd4k.local|3|Linux O_DIRECT 4K reads, local disk|reads/s|0
 e.dd4k.ratio|3|Linux O_DIRECT 4K, proxied/local|ratio|2
@@ -364,8 +362,7 @@ Legend (method: tests/bench/README.rst):
     the write cache, each one SET_CONFIG and one GET_CONFIG round trip
     through the proxy (none on the local virtio-blk-pci disk of the same
     guest).  Link round trip: SET_CONFIG request to response in the
-    driver side's trace (median per run); guest-timed extra = (proxied -
-    local) / 2.  Limit: 1-byte ping-pong over a Unix socket between two
+    driver side's trace (median per run).  Limit: 1-byte ping-pong over a Unix socket between two
     processes (the link's doorbells), ${ipc_ms} ms.  dd: busybox dd
     iflag=direct from both disks, alternating.
  4  CPU time (/proc/PID/stat utime+stime) of each QEMU of that system over
