@@ -466,6 +466,19 @@ static bool lu_connect_once(VirtIOMSGBusLinuxUser *s, int64_t left_ms)
     return true;
 }
 
+/* Sleep reconnect-ms (not past @deadline); false if it does not reconnect */
+static bool lu_pause(VirtIOMSGBusLinuxUser *s, int64_t deadline)
+{
+    SocketChardev *sc = SOCKET_CHARDEV(qemu_chr_fe_get_driver(&s->chr));
+    int64_t left = deadline - qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+
+    if (!sc->reconnect_time_ms || left <= 0) {
+        return false;
+    }
+    g_usleep(MIN(sc->reconnect_time_ms, left) * 1000);
+    return true;
+}
+
 static void lu_wait_link_until(VirtIOMSGBusLinuxUser *s)
 {
     int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
@@ -494,8 +507,16 @@ static void lu_wait_link_until(VirtIOMSGBusLinuxUser *s)
         if (s->server) {
             return;     /* connected, but its setup failed */
         }
-        if (!lu_poll(s, fd, left) || !lu_read_byte(s, &b)) {
+        if (!lu_poll(s, fd, left)) {
             return;
+        }
+        if (!lu_read_byte(s, &b)) {
+            /* hung up before its setup: connect again after a pause */
+            qemu_chr_fe_disconnect(&s->chr);
+            if (!lu_pause(s, deadline)) {
+                return;
+            }
+            continue;
         }
         lu_setup_input(s, &b, 1);
     }

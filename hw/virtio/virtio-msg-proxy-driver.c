@@ -28,6 +28,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qemu/timer.h"
@@ -284,6 +285,27 @@ static void proxy_fill_vqueue(VirtIOMSGProxyDriver *s, uint32_t n,
     req->vq.device = virtio_queue_get_used_addr(vdev, n);
 }
 
+/*
+ * Does the size the driver chose for queue @n fit the remote device?  (The
+ * virtio core may offer the driver more entries than the remote maximum:
+ * QEMU 10.0.13 gives every queue 1024.)  If not, fail the device now rather
+ * than wait for a request the device will drop.
+ */
+static bool proxy_queue_fits(VirtIOMSGProxyDriver *s, uint32_t n)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    uint32_t size = virtio_queue_get_num(vdev, n);
+
+    if (size <= s->queue_max[n]) {
+        return true;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "virtio-msg-proxy-driver dev %u: queue "
+                  "%u has %u entries, the remote device takes at most %u\n",
+                  s->dev_num, n, size, s->queue_max[n]);
+    proxy_fail(s, "a queue is larger than the remote device takes");
+    return false;
+}
+
 static void proxy_set_status(VirtIODevice *vdev, uint8_t val)
 {
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
@@ -309,6 +331,9 @@ static void proxy_set_status(VirtIODevice *vdev, uint8_t val)
         for (uint32_t n = 0; n < s->num_queues; n++) {
             if (!virtio_queue_get_desc_addr(vdev, n)) {
                 continue;
+            }
+            if (!proxy_queue_fits(s, n)) {
+                return;
             }
             proxy_fill_vqueue(s, n, &vqs[n].req);
             if (!proxy_send(s, VIRTIO_MSG_SET_VQUEUE, &vqs[n])) {
@@ -442,7 +467,8 @@ static void proxy_queue_enable(VirtIODevice *vdev, uint32_t n)
     VirtIOMSGProxyDriver *s = VIRTIO_MSG_PROXY_DRIVER(vdev);
     ProxyReply r = { };
 
-    if (proxy_usable(s) && (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+    if (proxy_usable(s) && (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+        proxy_queue_fits(s, n)) {
         proxy_fill_vqueue(s, n, &r.req);
         proxy_request(s, VIRTIO_MSG_SET_VQUEUE, &r);
     }
@@ -633,7 +659,8 @@ static bool proxy_fetch_identity(VirtIOMSGProxyDriver *s, Error **errp)
 
     vdev->device_id = info.resp.info.device_id;
     for (uint32_t n = 0; n < s->num_queues; n++) {
-        virtio_add_queue(vdev, vqs[n].resp.vq.max_size, proxy_handle_output);
+        s->queue_max[n] = vqs[n].resp.vq.max_size;
+        virtio_add_queue(vdev, s->queue_max[n], proxy_handle_output);
     }
     s->remote_features = (feat.resp.features.blocks[0] |
                           (uint64_t)feat.resp.features.blocks[1] << 32) &

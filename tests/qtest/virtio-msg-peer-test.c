@@ -1756,6 +1756,33 @@ static void test_driver_bad_claims(void)
 }
 
 /* A peer that stops consuming: kicks stay quick, bounded, no hang */
+/*
+ * The guest gives a queue more entries than the remote device takes (QEMU
+ * offers 1024 whatever the device says): the proxy fails the device at
+ * DRIVER_OK at once, without sending the queue or waiting for a timeout.
+ */
+static void test_driver_queue_too_large(void)
+{
+    Peer *p = peer_with_rngs(1);
+    DrvTest t;
+    int64_t t0;
+
+    p->dev[0].queue_max = QUEUE_SIZE / 2;
+    drv_start(&t, p, 1, TIMEOUT_MS, CONNECT_MS);
+    mmio_wr(&t, 0, R_STATUS, S_ACK);
+    mmio_wr(&t, 0, R_STATUS, S_ACK | S_DRIVER);
+    guest_features(&t, 0, VERSION_1);
+    mmio_wr(&t, 0, R_STATUS, S_UP_TO_FEAT);
+    g_assert_cmphex(mmio_rd(&t, 0, R_STATUS), ==, S_UP_TO_FEAT);
+    guest_queue(&t, 0, 0);
+    t0 = now_us();
+    mmio_wr(&t, 0, R_STATUS, S_ALL_OK);
+    g_assert_cmpint(now_us() - t0, <, TIMEOUT_MS * 1000 / 2);
+    g_assert_true(dev_broken(&t, 0));
+    g_assert_cmpuint(peer_count(p, 0, VIRTIO_MSG_SET_VQUEUE), ==, 0);
+    drv_stop(&t);
+}
+
 static void test_driver_no_consume(void)
 {
     Peer *p = peer_with_rngs(2);
@@ -2765,6 +2792,8 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-msg-peer/driver/garbage", test_driver_garbage);
     qtest_add_func("virtio-msg-peer/driver/bad-claims",
                    test_driver_bad_claims);
+    qtest_add_func("virtio-msg-peer/driver/queue-too-large",
+                   test_driver_queue_too_large);
     qtest_add_func("virtio-msg-peer/driver/no-consume",
                    test_driver_no_consume);
     qtest_add_func("virtio-msg-peer/driver/reconnect",

@@ -474,6 +474,7 @@ static void test_bad_buffer(void)
 
 /* Setups a broken peer sends; QEMU must drop each connection itself */
 typedef enum BadSetup {
+    BAD_HANG_UP,        /* closes the connection before any setup */
     BAD_MAGIC,
     BAD_VERSION,
     BAD_QUEUE_SIZE,
@@ -604,9 +605,14 @@ static gpointer bad_peer_thread(gpointer opaque)
         if (kind == BAD_COUNT - 1) {
             handed_over = rename(b->real_sock, b->rig->sock) == 0;
         }
-        bad_send(sock, kind);
-        if (closed_by_qemu(sock)) {
+        if (kind == BAD_HANG_UP) {
+            /* QEMU must connect again, not give up on the link */
             b->dropped++;
+        } else {
+            bad_send(sock, kind);
+            if (closed_by_qemu(sock)) {
+                b->dropped++;
+            }
         }
         close(sock);
     }
@@ -618,8 +624,9 @@ static gpointer bad_peer_thread(gpointer opaque)
 }
 
 /*
- * A broken peer gets QEMU's first connections: QEMU drops each, keeps
- * connecting, and takes the real peer that listens afterwards.
+ * A broken peer gets QEMU's first connections: it hangs up at once, then
+ * sends bad setups; QEMU drops each, keeps connecting, and takes the real
+ * peer that listens afterwards.
  */
 static void test_bad_setups(void)
 {

@@ -47,6 +47,7 @@ struct VirtIOMSGProxyDriver {
     uint64_t remote_features;
     uint32_t remote_status;     /* as last confirmed by the device */
     uint32_t num_queues;
+    uint16_t queue_max[VIRTIO_MSG_PROXY_MAX_QUEUES];   /* remote maxima */
     /* The device's config space as last read, valid for generation */
     bool config_valid;
     uint32_t generation;
