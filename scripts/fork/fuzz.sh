@@ -159,10 +159,10 @@ for t in $targets; do
     mkdir -p "$work/corpus"
     rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
     # Longer inputs add little but time: a message, a few hundred ops, or
-    # a device brought up through its FIFO (about 50 writes)
+    # a device brought up through its FIFO and notified (about 900 bytes)
     case $t in
     codec) max_len=300 seeds=$t ;;
-    generic) max_len=4096 seeds=generic-fuzz-virtio-msg-amp-pci ;;
+    generic) max_len=1536 seeds=generic-fuzz-virtio-msg-amp-pci ;;
     *)     max_len=1024 seeds=$t ;;
     esac
     cp "$top/tests/fuzz/corpus/$seeds"/* "$work/corpus/"
