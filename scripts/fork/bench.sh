@@ -355,16 +355,18 @@ Legend (method: tests/bench/README.rst):
     each msg run and the pci run right after it.
  2  two host threads, 64-byte messages, ${thread_ms} ms each: the SPSC queue
     of hw/virtio/virtio-msg-spsc.c (64 slots) against a plain ring (same
-    layout, no index checks) and a cache-line flag; busy polling.
+    layout, no index checks) and a cache-line flag; busy polling,
+    sched_yield() every 64 polls.
  3  the two-QEMU system (device side -M x-virtio-msg, Debian's arm64 Linux
     on the driver side behind virtio-msg-proxy-driver-pci), one boot.
     Config write: busybox 'echo > /sys/block/vdX/cache_type' flipping
     the write cache, each one SET_CONFIG and one GET_CONFIG round trip
     through the proxy (none on the local virtio-blk-pci disk of the same
     guest).  Link round trip: SET_CONFIG request to response in the
-    driver side's trace (median per run).  Limit: 1-byte ping-pong over a Unix socket between two
-    processes (the link's doorbells), ${ipc_ms} ms.  dd: busybox dd
-    iflag=direct from both disks, alternating.
+    driver side's trace (median per run).  Limit: 1-byte ping-pong over
+    a Unix socket between two processes (the link's doorbells),
+    ${ipc_ms} ms.  dd: busybox dd iflag=direct from both disks,
+    alternating.
  4  CPU time (/proc/PID/stat utime+stime) of each QEMU of that system over
     ${E2E_BENCH_IDLE:-10} s windows while its guest sleeps, in percent of one core.
 EOF

@@ -44,7 +44,7 @@
 
 #define SLOTS           64
 #define WINDOW_SIZE     (SPSC_SLOTS_OFFSET + SLOTS * SPSC_SLOT_SIZE)
-#define YIELD_EVERY     4096
+#define YIELD_EVERY     64
 #define CLOCK_EVERY     1024
 #define LINE            128     /* keep shared variables this far apart */
 
