@@ -13,6 +13,7 @@
 #   make check-slow   the long fault tests (flood for FLOOD_SECONDS=180)
 #   make check-sanitizers  unit tests, qtests and e2e under ASan and UBSan
 #   make fuzz         libFuzzer targets (FUZZ_SECONDS= per target)
+#   make bench        performance table (BENCH_RUNS= runs per figure, default 5)
 #   make demo         run the two-QEMU system, guest console on the terminal
 #   make demo-amp     a guest's own virtio-msg driver, devices in another QEMU
 #   make docs         the HTML manual in build/docs (Sphinx, warnings are errors)
@@ -53,7 +54,7 @@ QTEST_ENV := \
 	G_TEST_BUILDDIR=$(CURDIR)/$(OBJ)/tests/qtest
 
 .PHONY: all deps configured build check check-unit check-qtest check-e2e \
-	check-slow check-guest guest-deps demo-amp docs docs-deps \
+	check-slow check-guest guest-deps demo-amp docs docs-deps bench \
 	check-sanitizers fuzz \
 	e2e-deps demo patches \
 	clean distclean help
@@ -61,7 +62,7 @@ QTEST_ENV := \
 all: build
 
 help:
-	@sed -n '3,22s/^# \{0,1\}//p' Makefile
+	@sed -n '3,23s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -142,6 +143,10 @@ docs-deps:
 
 docs: deps docs-deps
 	@sh scripts/fork/docs.sh $(BUILD)
+
+# Figures, never a verdict: medians of BENCH_RUNS runs (build/bench/)
+bench: build guest-deps e2e-deps
+	@BENCH_RUNS=$(BENCH_RUNS) sh scripts/fork/bench.sh $(BUILD)
 
 patches: configured
 	@sh scripts/fork/refresh-patches.sh $(BUILD)
