@@ -122,7 +122,7 @@ e2e-deps:
 E2E := bash tests/e2e/virtio-msg-e2e.sh $(BUILD)
 
 check-e2e: build e2e-deps
-	@$(E2E) test pci mmio
+	@$(E2E) test pci mmio vhost
 
 # Their own build directories and scripts (scripts/fork/)
 check-sanitizers: deps

@@ -158,8 +158,9 @@ e2e_result=skipped
 if [ -z "${SANITIZERS_SKIP_E2E:-}" ]; then
     t=$(date +%s)
     if E2E_QEMU=$asan/qemu-system-aarch64 E2E_KEEP=1 \
+       E2E_QSD=$asan/storage-daemon/qemu-storage-daemon \
        E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600} \
-       bash "$top/tests/e2e/virtio-msg-e2e.sh" "$build" test pci mmio \
+       bash "$top/tests/e2e/virtio-msg-e2e.sh" "$build" test pci mmio vhost \
            > "$logs/e2e.log" 2>&1; then
         e2e_result="passed ($(( $(date +%s) - t ))s)"
     else

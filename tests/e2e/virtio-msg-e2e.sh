@@ -3,7 +3,7 @@
 #
 # End-to-end test and demo of the two-QEMU virtio-msg system.
 #
-# Usage: virtio-msg-e2e.sh BUILD_DIR test pci|mmio...
+# Usage: virtio-msg-e2e.sh BUILD_DIR test pci|mmio|vhost...
 #        virtio-msg-e2e.sh BUILD_DIR demo [pci|mmio]
 #        virtio-msg-e2e.sh BUILD_DIR bench [RUNS]
 #
@@ -12,7 +12,8 @@
 # virtio-msg-bus-linux-user; the driver side (-M virt, TCG) runs Debian's
 # stock arm64 kernel with a busybox initramfs and reaches them through
 # virtio-msg-proxy-driver-pci (pci) or virtio-msg-proxy-driver behind
-# virtio-mmio (mmio).  "test" checks from the guest that the disk's sha256
+# virtio-mmio (mmio); "vhost" is pci with the disk served by a vhost-user-blk
+# export of qemu-storage-daemon on the device side.  "test" checks from the guest that the disk's sha256
 # equals the host's, that DHCP works and a file served on the host's
 # loopback arrives intact, and that 64 KiB come from /dev/hwrng; it then
 # kills the device side during guest disk I/O and checks that the driver
@@ -37,6 +38,8 @@ shift 2
 
 # E2E_QEMU: the QEMU binary of both sides (default: the main build's)
 qemu=${E2E_QEMU:-$build/obj/qemu-system-aarch64}
+# E2E_QSD: the qemu-storage-daemon of the "vhost" case
+qsd=${E2E_QSD:-$build/obj/storage-daemon/qemu-storage-daemon}
 # E2E_QEMU_ARGS: extra options for both QEMUs (e.g. -trace 'virtio_msg*');
 # E2E_KEEP=1 keeps the work directory (logs) for inspection
 extra_args=(${E2E_QEMU_ARGS:-})
@@ -232,13 +235,26 @@ prepare_pair()
         "$port" >"$work/http.log" 2>&1 &
     pids+=($!)
 
+    if [ "$kind" = vhost ]; then
+        # the daemon serves the disk; the device side's RAM is shared
+        log "storage daemon: $qsd ... $work/vu.sock"
+        "$qsd" --blockdev "driver=file,node-name=f0,filename=$work/disk.img" \
+            --export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$work/vu.sock,writable=on" \
+            >"$work/qsd.log" 2>&1 &
+        pids+=($!)
+        wait_for_socket "$work/vu.sock" || die "qemu-storage-daemon did not start"
+        disk_dev=(-chardev "socket,id=vu0,path=$work/vu.sock"
+                  -device vhost-user-blk,chardev=vu0)
+    else
+        disk_dev=(-drive "if=none,id=disk0,file=$work/disk.img,format=raw"
+                  -device virtio-blk-device,drive=disk0)
+    fi
     device=("$qemu" -M x-virtio-msg -m "$mem_size"
         -object "memory-backend-file,id=mem,size=$mem_size,mem-path=$shm,share=on"
         -machine memory-backend=mem
         -chardev "socket,id=chr0,path=$work/vmsg.sock,server=on,wait=off"
         -device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0
-        -drive "if=none,id=disk0,file=$work/disk.img,format=raw"
-        -device virtio-blk-device,drive=disk0
+        "${disk_dev[@]}"
         -netdev user,id=net0 -device virtio-net-device,netdev=net0
         -device virtio-rng-device
         -display none -monitor none -serial none
@@ -249,7 +265,7 @@ prepare_pair()
         -machine memory-backend=mem
         -chardev "socket,id=chr0,path=$work/vmsg.sock${reconnect:+,reconnect-ms=500}"
         -device virtio-msg-bus-linux-user,name=linux-user,chardev=chr0)
-    if [ "$kind" = pci ]; then
+    if [ "$kind" != mmio ]; then
         driver+=(-device virtio-msg-proxy-driver-pci,msg-bus=linux-user,dev-num=0
                  -device virtio-msg-proxy-driver-pci,msg-bus=linux-user,dev-num=1
                  -device virtio-msg-proxy-driver-pci,msg-bus=linux-user,dev-num=2)
@@ -339,7 +355,7 @@ run_test()
 
     log "=== $kind proxies ==="
     start=$SECONDS
-    if [ "$kind" = pci ]; then
+    if [ "$kind" != mmio ]; then
         # the canonical order: device side first
         prepare_pair "$kind" io-loop
         start_device
