@@ -11,7 +11,8 @@
  * - virtio-blk-device with an IOThread, on both too, with device reset,
  *   system_reset and migration;
  * - the vhost-user daemon killed while the device is in use and started
- *   again on the same socket (chardev reconnect-ms=).
+ *   again on the same socket (chardev reconnect-ms=);
+ * - the transport's ioeventfd property off.
  *
  * Every block test checks the data read back through the device and the
  * bytes in the image file.
@@ -173,7 +174,10 @@ static void start_amp(VhostTest *t, const char *fmt, ...)
 
 /*
  * The two-QEMU system: A relays its AMP device's FIFO 0 to the link, B is
- * the device side with @devices on its bus "lu".
+ * the device side with @devices on its bus "lu".  The driver side is the
+ * AMP device in relay mode rather than a proxy so that the same libqos
+ * driver, with the same checks (every request answered, EVENT_USED for
+ * every used buffer), drives the device in both setups.
  */
 static void start_relay(VhostTest *t, const char *devices)
 {
@@ -193,11 +197,11 @@ static void start_relay(VhostTest *t, const char *devices)
 static void vt_finish(VhostTest *t)
 {
     qvirtio_msg_amp_destroy(&t->d);
-    alloc_destroy(&t->alloc);
     if (t->b) {
         qtest_quit(t->b);
     }
     if (t->a) {
+        alloc_destroy(&t->alloc);
         qtest_quit(t->a);
     }
     daemon_kill(t);
