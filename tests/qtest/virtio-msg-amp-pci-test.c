@@ -15,7 +15,6 @@
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
-#include "libqos/generic-pcihost.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/virtio-msg-amp-pci.h"
 #include "standard-headers/linux/virtio_blk.h"
@@ -27,15 +26,16 @@
 #define RNG_ON(bus)     " -device virtio-rng-device,bus=" bus
 #define WAIT_US         (5 * G_USEC_PER_SEC)
 #define STEP_NS         (10 * 1000 * 1000)
-#define MACHINE         "-M virt -cpu max -m 128M -nic none "
-#define RAM_BASE        0x40000000ULL
+/* after the machine (qvirtio_msg_amp_machine()) */
+#define VM_OPTS         "-m 128M -nic none "
 #define RAM_SIZE        (128 * MiB)
 #define ACK_DRIVER      (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
 #define VERSION_1       (1ULL << VIRTIO_F_VERSION_1)
 
 typedef struct AmpTest {
     QTestState *qts;
-    QGenericPCIBus gbus;
+    QVirtioMSGAmpPCIBus pbus;
+    QPCIBus *bus;
     QVirtioMSGAmp d;
     QGuestAllocator alloc;      /* guest RAM for rings and buffers */
 } AmpTest;
@@ -44,16 +44,19 @@ typedef struct AmpTest {
 static void amp_attach(AmpTest *t, QTestState *qts)
 {
     t->qts = qts;
-    qpci_init_generic(&t->gbus, qts, NULL, false);
+    t->bus = qvirtio_msg_amp_pci_bus(&t->pbus, qts);
     g_free(t->d.pdev);
-    qvirtio_msg_amp_init(&t->d, &t->gbus.bus, AMP_DEVFN);
+    qvirtio_msg_amp_init(&t->d, t->bus, AMP_DEVFN);
 }
 
 static void amp_start(AmpTest *t, const char *devices)
 {
+    uint64_t ram = qvirtio_msg_amp_machine()->ram_base;
+
     memset(t, 0, sizeof(*t));
-    alloc_init(&t->alloc, 0, RAM_BASE + MiB, RAM_BASE + RAM_SIZE, 4096);
-    amp_attach(t, qtest_initf(MACHINE "%s", devices));
+    alloc_init(&t->alloc, 0, ram + MiB, ram + RAM_SIZE, 4096);
+    amp_attach(t, qtest_initf("%s" VM_OPTS "%s",
+                              qvirtio_msg_amp_machine()->args, devices));
 }
 
 static void amp_stop(AmpTest *t)
@@ -493,7 +496,7 @@ static void test_system_reset(void)
 
     /* BARs and the command register were reset too */
     qvirtio_msg_amp_destroy(&t.d);
-    qvirtio_msg_amp_init(&t.d, &t.gbus.bus, AMP_DEVFN);
+    qvirtio_msg_amp_init(&t.d, t.bus, AMP_DEVFN);
     g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_HEAD),
                      ==, 0);
     g_assert_cmpuint(queue_read(&t, 0, QVMSG_AMP_TO_DEVICE, QVMSG_AMP_Q_TAIL),
@@ -625,7 +628,8 @@ static void check_bad_num_fifos(const char *num)
     g_autofree char *dev = g_strdup_printf("virtio-msg-amp-pci,num-fifos=%s",
                                            num);
     const char *argv[] = {
-        g_getenv("QTEST_QEMU_BINARY"), "-M", "virt", "-display", "none",
+        g_getenv("QTEST_QEMU_BINARY"), "-M",
+        qvirtio_msg_amp_machine()->name, "-display", "none",
         "-nodefaults", "-device", dev, NULL,
     };
     g_autofree char *out = NULL;
@@ -1041,7 +1045,8 @@ static QTestState *migrate(QTestState *src, const char *args)
 {
     g_autofree char *uri = g_strdup_printf("unix:%s/vmsg-mig-%d.sock",
                                            g_get_tmp_dir(), getpid());
-    QTestState *dst = qtest_initf(MACHINE "%s -incoming defer", args);
+    QTestState *dst = qtest_initf("%s" VM_OPTS "%s -incoming defer",
+                                  qvirtio_msg_amp_machine()->args, args);
     gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     QDict *rsp;
     bool done;

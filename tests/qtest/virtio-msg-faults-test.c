@@ -20,15 +20,14 @@
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
-#include "libqos/generic-pcihost.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/virtio-msg-amp-pci.h"
 #include "standard-headers/linux/virtio_blk.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_ids.h"
 
-#define VM_ARGS         "-M virt -cpu max -m 128M -nic none "
-#define GUEST_RAM       0x40000000ULL
+/* after the machine (qvirtio_msg_amp_machine()) */
+#define VM_OPTS         "-m 128M -nic none "
 #define GUEST_RAM_SIZE  (128 * MiB)
 #define IMAGE_SIZE      MiB
 #define TIMEOUT_US      (10 * G_USEC_PER_SEC)
@@ -72,7 +71,8 @@ typedef struct BlkReq {
 
 typedef struct Rig {
     QTestState *qts;
-    QGenericPCIBus gbus;
+    QVirtioMSGAmpPCIBus pbus;
+    QPCIBus *bus;
     QVirtioMSGAmp amp;
     QGuestAllocator alloc;
     char *args;                 /* devices, for a migration target */
@@ -92,17 +92,19 @@ typedef struct Rig {
 
 static void bridge_setup(Rig *r)
 {
-    QPCIDevice *br = qpci_device_find(&r->gbus.bus, BRIDGE_DEVFN);
+    QPCIDevice *br = qpci_device_find(r->bus, BRIDGE_DEVFN);
+    uint16_t base = (r->bus->mmio_alloc_ptr >> 16) & PCI_MEMORY_RANGE_MASK;
+    uint16_t limit = ((r->bus->mmio_limit - 1) >> 16) & PCI_MEMORY_RANGE_MASK;
 
     g_assert_nonnull(br);
     qpci_config_writeb(br, PCI_PRIMARY_BUS, 0);
     qpci_config_writeb(br, PCI_SECONDARY_BUS, 1);
     qpci_config_writeb(br, PCI_SUBORDINATE_BUS, 1);
     /* forward the part of the MMIO window libqos allocates BARs from */
-    qpci_config_writew(br, PCI_MEMORY_BASE, 0x1000);
-    qpci_config_writew(br, PCI_MEMORY_LIMIT, 0x2ff0);
-    qpci_config_writew(br, PCI_PREF_MEMORY_BASE, 0x1000);
-    qpci_config_writew(br, PCI_PREF_MEMORY_LIMIT, 0x2ff0);
+    qpci_config_writew(br, PCI_MEMORY_BASE, base);
+    qpci_config_writew(br, PCI_MEMORY_LIMIT, limit);
+    qpci_config_writew(br, PCI_PREF_MEMORY_BASE, base);
+    qpci_config_writew(br, PCI_PREF_MEMORY_LIMIT, limit);
     qpci_config_writel(br, PCI_PREF_BASE_UPPER32, 0);
     qpci_config_writel(br, PCI_PREF_LIMIT_UPPER32, 0);
     qpci_device_enable(br);
@@ -113,13 +115,13 @@ static void bridge_setup(Rig *r)
 static void rig_connect(Rig *r, QTestState *qts)
 {
     r->qts = qts;
-    qpci_init_generic(&r->gbus, qts, NULL, false);
+    r->bus = qvirtio_msg_amp_pci_bus(&r->pbus, qts);
     if (r->bridged) {
         bridge_setup(r);
     }
     g_free(r->amp.pdev);
     r->amp.pdev = NULL;
-    qvirtio_msg_amp_init(&r->amp, &r->gbus.bus,
+    qvirtio_msg_amp_init(&r->amp, r->bus,
                          r->bridged ? AMP_BRIDGED_DEVFN : AMP_ROOT_DEVFN);
 }
 
@@ -142,6 +144,7 @@ static char *new_image(void)
 static void rig_start(Rig *r, bool bridged, unsigned num_fifos, bool blk,
                       const char *more)
 {
+    const QVirtioMSGAmpMachine *m = qvirtio_msg_amp_machine();
     g_autofree char *disk = NULL;
 
     memset(r, 0, sizeof(*r));
@@ -162,9 +165,9 @@ static void rig_start(Rig *r, bool bridged, unsigned num_fifos, bool blk,
         r->sent[i] = g_array_new(false, true, sizeof(VirtIOMSG));
         r->seen[i] = g_array_new(false, true, sizeof(Seen));
     }
-    alloc_init(&r->alloc, 0, GUEST_RAM + MiB, GUEST_RAM + GUEST_RAM_SIZE,
-               4096);
-    rig_connect(r, qtest_initf(VM_ARGS "%s", r->args));
+    alloc_init(&r->alloc, 0, m->ram_base + MiB,
+               m->ram_base + GUEST_RAM_SIZE, 4096);
+    rig_connect(r, qtest_initf("%s" VM_OPTS "%s", m->args, r->args));
 }
 
 static void rig_stop(Rig *r)
@@ -736,7 +739,8 @@ static void migrate_rig(Rig *r)
     g_autofree char *uri = g_strdup_printf("unix:%s/vmsg-faults-%d.sock",
                                            g_get_tmp_dir(), (int)getpid());
     QTestState *src = r->qts;
-    QTestState *dst = qtest_initf(VM_ARGS "%s -incoming defer", r->args);
+    QTestState *dst = qtest_initf("%s" VM_OPTS "%s -incoming defer",
+                                  qvirtio_msg_amp_machine()->args, r->args);
     gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     const char *st;
     QDict *rsp;
@@ -1039,7 +1043,7 @@ static void test_bus_reset_busy(void)
 
     busy_rig_start(&r, true);
     busy_with_waiting_kick(&r);
-    br = qpci_device_find(&r.gbus.bus, BRIDGE_DEVFN);
+    br = qpci_device_find(r.bus, BRIDGE_DEVFN);
     g_assert_nonnull(br);
     ctl = qpci_config_readw(br, PCI_BRIDGE_CONTROL);
     qpci_config_writew(br, PCI_BRIDGE_CONTROL,

@@ -20,6 +20,42 @@
 
 #define QVMSG_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
+static const QVirtioMSGAmpMachine qvirtio_msg_amp_virt = {
+    .name = "virt",
+    .args = "-M virt -cpu max ",
+    .ram_base = 0x40000000ULL,
+};
+
+static const QVirtioMSGAmpMachine qvirtio_msg_amp_q35 = {
+    .name = "q35",
+    .args = "-M q35 ",
+    .ram_base = 0,
+};
+
+const QVirtioMSGAmpMachine *qvirtio_msg_amp_machine(void)
+{
+    const char *arch = qtest_get_arch();
+
+    if (g_str_equal(arch, "aarch64")) {
+        return &qvirtio_msg_amp_virt;
+    }
+    if (g_str_equal(arch, "x86_64") || g_str_equal(arch, "i386")) {
+        return &qvirtio_msg_amp_q35;
+    }
+    fprintf(stderr, "virtio-msg-amp-pci: no machine for %s\n", arch);
+    g_assert_not_reached();
+}
+
+QPCIBus *qvirtio_msg_amp_pci_bus(QVirtioMSGAmpPCIBus *b, QTestState *qts)
+{
+    if (qvirtio_msg_amp_machine() == &qvirtio_msg_amp_q35) {
+        qpci_init_pc(&b->pc, qts, NULL);
+        return &b->pc.bus;
+    }
+    qpci_init_generic(&b->generic, qts, NULL, false);
+    return &b->generic.bus;
+}
+
 static uint64_t queue_base(unsigned fifo, uint64_t queue)
 {
     return fifo * QVMSG_AMP_WINDOW + queue;

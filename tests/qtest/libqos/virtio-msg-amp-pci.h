@@ -17,6 +17,8 @@
 
 #include "qgraph.h"
 #include "pci.h"
+#include "pci-pc.h"
+#include "generic-pcihost.h"
 #include "virtio.h"
 #include "libqos-malloc.h"
 #include "hw/virtio/virtio-msg-proto.h"
@@ -55,6 +57,29 @@ typedef struct QVirtioMSGAmp {
     VirtIOMSG *events;          /* all events, in arrival order */
     unsigned num_events;
 } QVirtioMSGAmp;
+
+/*
+ * The machine the device's tests run on, chosen by the target of
+ * QTEST_QEMU_BINARY: on aarch64 "virt" (RAM at 1 GiB, PCIe through the
+ * generic host's ECAM), on x86 "q35" (RAM at 0, configuration space
+ * through the 0xcf8/0xcfc ports).
+ */
+typedef struct QVirtioMSGAmpMachine {
+    const char *name;           /* -M @name */
+    const char *args;           /* -M @name and its CPU, ending in a space */
+    uint64_t ram_base;          /* guest physical address of RAM */
+} QVirtioMSGAmpMachine;
+
+const QVirtioMSGAmpMachine *qvirtio_msg_amp_machine(void);
+
+/* Storage for the root PCI bus of that machine */
+typedef struct QVirtioMSGAmpPCIBus {
+    QGenericPCIBus generic;
+    QPCIBusPC pc;
+} QVirtioMSGAmpPCIBus;
+
+/* Set up @b as the root PCI bus of the machine of @qts and return it. */
+QPCIBus *qvirtio_msg_amp_pci_bus(QVirtioMSGAmpPCIBus *b, QTestState *qts);
 
 /* Map the BARs of the device at @devfn and enable it. */
 void qvirtio_msg_amp_init(QVirtioMSGAmp *d, QPCIBus *bus, int devfn);
