@@ -4,6 +4,8 @@
 #
 #   make              install what is missing, fetch upstream QEMU 10.0.x,
 #                     assemble, configure and build qemu-system-aarch64
+#                     (and qemu-system-x86_64 if configured with
+#                     --target-list=aarch64-softmmu,x86_64-softmmu)
 #   make check        build and run every test suite of the project
 #   make check-unit   unit tests (codec, SPSC queue)
 #   make check-qtest  qtests of the virtio-msg devices
@@ -42,12 +44,22 @@ QTESTS := \
 	tests/qtest/virtio-msg-rng-peer-test \
 	tests/qtest/virtio-msg-vhost-test
 
+# With x86_64-softmmu in the target list, these also run on
+# qemu-system-x86_64 (-M q35; tests/qtest/meson.build: qtests_x86_64),
+# and qos-test there runs its paths over virtio-msg
+QTESTS_X86_64 := \
+	tests/qtest/virtio-msg-amp-pci-test \
+	tests/qtest/virtio-msg-faults-test
+
+# The configured targets (expanded when used, i.e. after configure)
+X86_64 = $(filter x86_64-softmmu,$(shell sed -n 's/^TARGET_DIRS=//p' \
+	$(OBJ)/config-host.mak 2>/dev/null))
+
 # The stand-alone device side of the linux-user link (contrib/)
 PEER := contrib/virtio-msg-peer/virtio-msg-rng-peer
 
-# Environment of qtest programs
+# Environment of qtest programs, but for QTEST_QEMU_BINARY (per target)
 QTEST_ENV := \
-	QTEST_QEMU_BINARY=$(CURDIR)/$(QEMU) \
 	QTEST_QEMU_IMG=$(CURDIR)/$(OBJ)/qemu-img \
 	QTEST_QEMU_STORAGE_DAEMON_BINARY=$(CURDIR)/$(OBJ)/storage-daemon/qemu-storage-daemon \
 	G_TEST_SRCDIR=$(CURDIR)/$(SRC)/tests/qtest \
@@ -62,7 +74,7 @@ QTEST_ENV := \
 all: build
 
 help:
-	@sed -n '3,23s/^# \{0,1\}//p' Makefile
+	@sed -n '3,25s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -80,11 +92,15 @@ configured: deps
 build: configured
 	@$(NINJA) qemu-system-aarch64 qemu-img \
 		storage-daemon/qemu-storage-daemon $(PEER) $(UNIT_TESTS) \
-		$(QTESTS)
+		$(QTESTS) $(if $(X86_64),qemu-system-x86_64)
 	@ln -sfn obj/qemu-system-aarch64 $(BUILD)/qemu-system-aarch64
-	@# option ROMs of virtio-pci devices (Debian's ipxe-qemu)
+	@$(if $(X86_64),ln -sfn obj/qemu-system-x86_64 $(BUILD)/qemu-system-x86_64)
+	@# x86_64's firmware (Debian's seabios)
+	@$(if $(X86_64),sh scripts/fork/install-deps.sh $(BUILD) seabios)
+	@# option ROMs of virtio-pci devices (Debian's ipxe-qemu), SeaBIOS
 	@d=$$(find $(OBJ)/qemu-bundle -path '*/share/qemu' -type d | head -n1); \
-	for rom in /usr/lib/ipxe/qemu/*.rom; do \
+	for rom in /usr/lib/ipxe/qemu/*.rom \
+		$(if $(X86_64),/usr/share/seabios/*.bin); do \
 		[ -e "$$d/$${rom##*/}" ] || ln -s "$$rom" "$$d/"; \
 	done
 
@@ -94,14 +110,29 @@ check-unit: build
 	@sh scripts/fork/run-tests.sh unit $(addprefix $(OBJ)/,$(UNIT_TESTS))
 
 check-qtest: build
-	@env $(QTEST_ENV) sh scripts/fork/run-tests.sh qtest \
+	@env $(QTEST_ENV) QTEST_QEMU_BINARY=$(CURDIR)/$(QEMU) \
+		sh scripts/fork/run-tests.sh qtest \
 		$(CURDIR)/$(OBJ)/tests/qtest/qos-test \
 		$(addprefix $(CURDIR)/$(OBJ)/,$(filter-out %/qos-test,$(QTESTS)))
+	@if [ -n "$(X86_64)" ]; then \
+		export $(QTEST_ENV) \
+		QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64; \
+		qos=$(CURDIR)/$(OBJ)/tests/qtest/qos-test; \
+		paths=$$($$qos -l | grep '^/.*vmsg' | sed 's/^/-p /' | \
+			tr '\n' ' '); \
+		if [ -z "$$paths" ]; then \
+			echo "qos-test lists no virtio-msg path on x86_64" >&2; \
+			exit 1; \
+		fi; \
+		sh scripts/fork/run-tests.sh qtest-x86_64 "$$qos $$paths" \
+			$(addprefix $(CURDIR)/$(OBJ)/,$(QTESTS_X86_64)); \
+	fi
 
 # A guest floods the FIFOs for minutes (make check floods for 3 s)
 FLOOD_SECONDS ?= 180
 check-slow: build
-	@env $(QTEST_ENV) VMSG_FLOOD_SECONDS=$(FLOOD_SECONDS) \
+	@env $(QTEST_ENV) QTEST_QEMU_BINARY=$(CURDIR)/$(QEMU) \
+		VMSG_FLOOD_SECONDS=$(FLOOD_SECONDS) \
 		sh scripts/fork/run-tests.sh slow \
 		"$(CURDIR)/$(OBJ)/tests/qtest/virtio-msg-faults-test -p /aarch64/virtio-msg-faults/flood"
 
@@ -157,4 +188,4 @@ clean:
 # Removes the build tree, but keeps the downloads cache.
 distclean:
 	rm -rf $(SRC) $(OBJ) $(BUILD)/test-logs $(BUILD)/qemu-system-aarch64 \
-		$(BUILD)/docs-obj $(BUILD)/docs
+		$(BUILD)/qemu-system-x86_64 $(BUILD)/docs-obj $(BUILD)/docs

@@ -216,6 +216,12 @@ uint32_t qvirtio_msg_amp_run(QVirtioMSGAmp *d, QVirtQueue *vq, uint32_t head)
     unsigned from = d->num_events;
     uint32_t len;
 
+    /*
+     * Forget an EVENT_USED that came without a new used buffer (a vhost
+     * backend signals its call eventfd when it gets it): the wait must be
+     * for this request's.
+     */
+    d->used_pending &= ~(1ULL << MIN(vq->index, 63));
     qvirtqueue_kick(d->qts, &d->vdev, vq, head);
     qvirtio_wait_used_elem(d->qts, &d->vdev, vq, head, &len,
                            QVMSG_TIMEOUT_US);
