@@ -19,7 +19,10 @@
 #   make demo         run the two-QEMU system, guest console on the terminal
 #   make demo-amp     a guest's own virtio-msg driver, devices in another QEMU
 #   make docs         the HTML manual in build/docs (Sphinx, warnings are errors)
-#   make patches      refresh patches/ from edits of upstream files in build/src
+#   make patches      the fork as a patch series for upstream in build/patches
+#   make check-patches  git am the series on pristine upstream, build, test
+#   make refresh-patches  refresh patches/ from edits of upstream files in
+#                     build/src
 #
 # Everything happens under $(BUILD); re-running is incremental.
 
@@ -68,13 +71,13 @@ QTEST_ENV := \
 .PHONY: all deps configured build check check-unit check-qtest check-e2e \
 	check-slow check-guest guest-deps demo-amp docs docs-deps bench \
 	check-sanitizers fuzz \
-	e2e-deps demo patches \
+	e2e-deps demo patches check-patches refresh-patches \
 	clean distclean help
 
 all: build
 
 help:
-	@sed -n '3,25s/^# \{0,1\}//p' Makefile
+	@sed -n '3,28s/^# \{0,1\}//p' Makefile
 
 deps:
 	@sh scripts/fork/install-deps.sh $(BUILD)
@@ -179,7 +182,14 @@ docs: deps docs-deps
 bench: build guest-deps e2e-deps
 	@BENCH_RUNS=$(BENCH_RUNS) sh scripts/fork/bench.sh $(BUILD)
 
+# The series for qemu-devel (scripts/fork/series.txt), and its check
 patches: configured
+	@sh scripts/fork/export-series.sh $(BUILD)
+
+check-patches: configured
+	@sh scripts/fork/check-patches.sh $(BUILD)
+
+refresh-patches: configured
 	@sh scripts/fork/refresh-patches.sh $(BUILD)
 
 clean:
