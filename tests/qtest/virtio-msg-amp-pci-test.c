@@ -1045,39 +1045,11 @@ static QTestState *migrate(QTestState *src, const char *args)
 {
     g_autofree char *uri = g_strdup_printf("unix:%s/vmsg-mig-%d.sock",
                                            g_get_tmp_dir(), getpid());
-    QTestState *dst = qtest_initf("%s" VM_OPTS "%s -incoming defer",
-                                  qvirtio_msg_amp_machine()->args, args);
-    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    QDict *rsp;
-    bool done;
+    g_autofree char *dst_args = g_strdup_printf("%s" VM_OPTS "%s",
+                                                qvirtio_msg_amp_machine()->args,
+                                                args);
 
-    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
-                             "'arguments': { 'uri': %s } }", uri);
-    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', "
-                             "'arguments': { 'uri': %s } }", uri);
-    do {
-        const char *status;
-
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(10 * 1000);
-        rsp = qtest_qmp(src, "{ 'execute': 'query-migrate' }");
-        status = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
-        g_assert_cmpstr(status, !=, "failed");
-        done = !g_strcmp0(status, "completed");
-        qobject_unref(rsp);
-    } while (!done);
-
-    do {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        rsp = qtest_qmp(dst, "{ 'execute': 'query-status' }");
-        done = !g_strcmp0(qdict_get_str(qdict_get_qdict(rsp, "return"),
-                                        "status"), "running");
-        qobject_unref(rsp);
-        if (!done) {
-            g_usleep(10 * 1000);
-        }
-    } while (!done);
-    return dst;
+    return qvirtio_msg_amp_migrate(src, dst_args, uri);
 }
 
 static void test_migration(void)

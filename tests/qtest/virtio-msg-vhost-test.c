@@ -220,47 +220,22 @@ static void vt_finish(VhostTest *t)
     g_free(t->dir);
 }
 
-/* Send @req (bounded wait for the response); false if none came. */
+/* vt_init() and a storage daemon; false (test skipped) without one */
+static bool vt_init_with_daemon(VhostTest *t)
+{
+    vt_init(t);
+    if (!daemon_start(t)) {
+        vt_finish(t);
+        g_test_skip("QTEST_QEMU_STORAGE_DAEMON_BINARY not set");
+        return false;
+    }
+    return true;
+}
+
 static bool try_request(VhostTest *t, VirtIOMSG *req, VirtIOMSG *resp,
                         gint64 timeout_us)
 {
-    req->token = ++t->d.token ? t->d.token : ++t->d.token;
-    qvirtio_msg_amp_send(&t->d, 0, req);
-    return qvirtio_msg_amp_wait_response(&t->d, 0, req, resp, timeout_us);
-}
-
-static void ping(VhostTest *t, uint32_t data)
-{
-    VirtIOMSG req, resp;
-
-    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
-    req.ping.data = data;
-    g_assert_true(try_request(t, &req, &resp, WAIT_US));
-    g_assert_cmphex(resp.ping.data, ==, data);
-}
-
-/* Wait until B answers through the relay */
-static void wait_link(VhostTest *t)
-{
-    VirtIOMSG req, resp;
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
-
-    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
-    while (!try_request(t, &req, &resp, 100 * 1000)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-    }
-}
-
-static uint32_t get_devices(VhostTest *t)
-{
-    VirtIOMSG req, resp;
-
-    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_GET_DEVICES,
-                    0, 0);
-    req.devices.offset = 0;
-    req.devices.count = 32;
-    g_assert_true(try_request(t, &req, &resp, WAIT_US));
-    return ldl_le_p(resp.devices.bitmap);
+    return qvirtio_msg_amp_try_request(&t->d, 0, req, resp, timeout_us);
 }
 
 static uint32_t get_status(VhostTest *t)
@@ -277,7 +252,7 @@ static void blk_up(VhostTest *t)
 {
     VirtIOMSG req, resp;
 
-    g_assert_cmphex(get_devices(t), ==, 0x1);
+    g_assert_cmphex(qvirtio_msg_amp_get_devices(&t->d, 0), ==, 0x1);
     virtio_msg_init(&req, 0, VIRTIO_MSG_DEVICE_INFO, 0, 0);
     g_assert_true(try_request(t, &req, &resp, WAIT_US));
     g_assert_cmpuint(resp.info.device_id, ==, VIRTIO_ID_BLOCK);
@@ -427,10 +402,7 @@ static void test_vhost_user_blk_amp(void)
 {
     VhostTest t;
 
-    vt_init(&t);
-    if (!daemon_start(&t)) {
-        vt_finish(&t);
-        g_test_skip("QTEST_QEMU_STORAGE_DAEMON_BINARY not set");
+    if (!vt_init_with_daemon(&t)) {
         return;
     }
     start_amp(&t, SHARED_MEMFD "-chardev socket,id=vu,path=%s "
@@ -453,17 +425,14 @@ static void test_vhost_user_blk_relay(void)
     g_autofree char *devices = NULL;
     VhostTest t;
 
-    vt_init(&t);
-    if (!daemon_start(&t)) {
-        vt_finish(&t);
-        g_test_skip("QTEST_QEMU_STORAGE_DAEMON_BINARY not set");
+    if (!vt_init_with_daemon(&t)) {
         return;
     }
     devices = g_strdup_printf("-chardev socket,id=vu,path=%s "
                               "-device vhost-user-blk,chardev=vu,bus=lu",
                               t.vu_sock);
     start_relay(&t, devices);
-    wait_link(&t);
+    qvirtio_msg_amp_wait_link(&t.d, 0, WAIT_US);
     blk_up(&t);
     blk_io(&t, 0x20);
     blk_down(&t);
@@ -487,39 +456,11 @@ static void migrate(VhostTest *t, const char *devices)
 {
     g_autofree char *path = g_build_filename(t->dir, "mig.sock", NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s", path);
-    QTestState *src = t->a;
-    QTestState *dst = qtest_initf(MACHINE AMP_DEVICE " %s -incoming defer",
-                                  devices);
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
-    QDict *rsp;
-    bool done;
+    g_autofree char *args = g_strdup_printf(MACHINE AMP_DEVICE " %s",
+                                            devices);
+    QTestState *dst = qvirtio_msg_amp_migrate(t->a, args, uri);
 
-    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
-                             "'arguments': { 'uri': %s } }", uri);
-    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', "
-                             "'arguments': { 'uri': %s } }", uri);
-    do {
-        const char *status;
-
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(5 * 1000);
-        rsp = qtest_qmp(src, "{ 'execute': 'query-migrate' }");
-        status = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
-        g_assert_cmpstr(status, !=, "failed");
-        done = !g_strcmp0(status, "completed");
-        qobject_unref(rsp);
-    } while (!done);
-    do {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        rsp = qtest_qmp(dst, "{ 'execute': 'query-status' }");
-        done = !g_strcmp0(qdict_get_str(qdict_get_qdict(rsp, "return"),
-                                        "status"), "running");
-        qobject_unref(rsp);
-        if (!done) {
-            g_usleep(5 * 1000);
-        }
-    } while (!done);
-    qtest_quit(src);
+    qtest_quit(t->a);
     unlink(path);
     t->a = dst;
     amp_attach(t);
@@ -578,7 +519,7 @@ static void test_iothread_relay(void)
     vt_init(&t);
     devices = iothread_devices(&t, "lu");
     start_relay(&t, devices);
-    wait_link(&t);
+    qvirtio_msg_amp_wait_link(&t.d, 0, WAIT_US);
     blk_up(&t);
     blk_io(&t, 0x40);
     blk_down(&t);
@@ -621,10 +562,7 @@ static void test_vhost_user_reconnect(void)
     uint64_t addr;
     uint32_t head;
 
-    vt_init(&t);
-    if (!daemon_start(&t)) {
-        vt_finish(&t);
-        g_test_skip("QTEST_QEMU_STORAGE_DAEMON_BINARY not set");
+    if (!vt_init_with_daemon(&t)) {
         return;
     }
     start_amp(&t, SHARED_MEMFD "-chardev socket,id=vu,path=%s,"
@@ -637,12 +575,12 @@ static void test_vhost_user_reconnect(void)
     /* the daemon dies: QEMU, the FIFO and the transport keep answering */
     daemon_kill(&t);
     g_assert_cmpstr(run_state(t.a), ==, "running");
-    ping(&t, 0x5a5a);
+    qvirtio_msg_amp_ping(&t.d, 0, 0x5a5a);
     g_assert_cmphex(get_status(&t), ==, STATUS_LIVE);
     head = blk_submit_write(&t, 30, 0x5c, &addr);
     g_assert_false(blk_wait(&t, head, addr, 300 * 1000));
     g_assert_cmpstr(run_state(t.a), ==, "running");
-    ping(&t, 0xa5a5);
+    qvirtio_msg_amp_ping(&t.d, 0, 0xa5a5);
 
     /* a new daemon: the waiting request completes, I/O goes on */
     g_assert_true(daemon_start(&t));
@@ -661,7 +599,7 @@ static void test_vhost_user_reconnect(void)
 
     /* killed again, this time the driver resets while it is gone */
     daemon_kill(&t);
-    ping(&t, 0x1234);
+    qvirtio_msg_amp_ping(&t.d, 0, 0x1234);
     blk_down(&t);
     g_assert_true(daemon_start(&t));
     blk_up(&t);
@@ -701,10 +639,7 @@ static void test_no_ioeventfd(void)
     g_assert_cmpint(status, !=, 0);
     g_assert_nonnull(strstr(err, "ioeventfd is required for iothread"));
 
-    vt_init(&t);
-    if (!daemon_start(&t)) {
-        vt_finish(&t);
-        g_test_skip("QTEST_QEMU_STORAGE_DAEMON_BINARY not set");
+    if (!vt_init_with_daemon(&t)) {
         return;
     }
     start_amp(&t, SHARED_MEMFD "-global virtio-msg.ioeventfd=off "

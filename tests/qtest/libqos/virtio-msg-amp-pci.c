@@ -11,6 +11,7 @@
 #include "qemu/module.h"
 #include "hw/pci/pci_regs.h"
 #include "../libqtest.h"
+#include "qobject/qdict.h"
 #include "qgraph.h"
 #include "qgraph_internal.h"
 #include "virtio-msg-amp-pci.h"
@@ -276,6 +277,90 @@ uint8_t qvirtio_msg_amp_blk_rw(QVirtioMSGAmp *d, QGuestAllocator *alloc,
     }
     guest_free(alloc, addr);
     return status;
+}
+
+bool qvirtio_msg_amp_try_request(QVirtioMSGAmp *d, unsigned fifo,
+                                 VirtIOMSG *req, VirtIOMSG *resp,
+                                 gint64 timeout_us)
+{
+    req->token = ++d->token ? d->token : ++d->token;
+    qvirtio_msg_amp_send(d, fifo, req);
+    return qvirtio_msg_amp_wait_response(d, fifo, req, resp, timeout_us);
+}
+
+void qvirtio_msg_amp_ping(QVirtioMSGAmp *d, unsigned fifo, uint32_t data)
+{
+    VirtIOMSG req, resp;
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
+    req.ping.data = data;
+    qvirtio_msg_amp_request(d, fifo, &req, &resp);
+    g_assert_cmphex(resp.ping.data, ==, data);
+}
+
+void qvirtio_msg_amp_wait_link(QVirtioMSGAmp *d, unsigned fifo,
+                               gint64 timeout_us)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_us;
+    VirtIOMSG req, resp;
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_PING, 0, 0);
+    while (!qvirtio_msg_amp_try_request(d, fifo, &req, &resp, 100 * 1000)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    }
+}
+
+uint32_t qvirtio_msg_amp_get_devices(QVirtioMSGAmp *d, unsigned fifo)
+{
+    VirtIOMSG req, resp;
+
+    virtio_msg_init(&req, VIRTIO_MSG_TYPE_BUS, VIRTIO_MSG_BUS_GET_DEVICES,
+                    0, 0);
+    req.devices.offset = 0;
+    req.devices.count = 32;
+    qvirtio_msg_amp_request(d, fifo, &req, &resp);
+    g_assert_cmpuint(resp.devices.offset, ==, 0);
+    g_assert_cmpuint(resp.devices.count, ==, 32);
+    return ldl_le_p(resp.devices.bitmap);
+}
+
+/* The "status" of query-migrate (@migration) or query-status on @qts */
+static bool qmp_status_is(QTestState *qts, bool migration, const char *want)
+{
+    QDict *rsp = migration ? qtest_qmp(qts, "{ 'execute': 'query-migrate' }")
+                           : qtest_qmp(qts, "{ 'execute': 'query-status' }");
+    const char *status = qdict_get_try_str(qdict_get_qdict(rsp, "return"),
+                                           "status");
+    bool is;
+
+    g_assert_cmpstr(status, !=, "failed");
+    is = !g_strcmp0(status, want);
+    qobject_unref(rsp);
+    return is;
+}
+
+static void wait_status(QTestState *qts, bool migration, const char *want,
+                        gint64 deadline)
+{
+    while (!qmp_status_is(qts, migration, want)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(5 * 1000);
+    }
+}
+
+QTestState *qvirtio_msg_amp_migrate(QTestState *src, const char *dst_args,
+                                    const char *uri)
+{
+    QTestState *dst = qtest_initf("%s -incoming defer", dst_args);
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming', "
+                             "'arguments': { 'uri': %s } }", uri);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    wait_status(src, true, "completed", deadline);
+    wait_status(dst, false, "running", deadline);
+    return dst;
 }
 
 /* A transport request to the device behind the QVirtioDevice */

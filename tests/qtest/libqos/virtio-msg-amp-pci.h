@@ -115,6 +115,31 @@ bool qvirtio_msg_amp_wait_response(QVirtioMSGAmp *d, unsigned fifo,
 void qvirtio_msg_amp_request(QVirtioMSGAmp *d, unsigned fifo, VirtIOMSG *req,
                              VirtIOMSG *resp);
 
+/*
+ * Send @req (a fresh token is assigned) and wait up to @timeout_us for its
+ * response; false if none came.
+ */
+bool qvirtio_msg_amp_try_request(QVirtioMSGAmp *d, unsigned fifo,
+                                 VirtIOMSG *req, VirtIOMSG *resp,
+                                 gint64 timeout_us);
+
+/* PING with @data on FIFO @fifo; the answer must echo it. */
+void qvirtio_msg_amp_ping(QVirtioMSGAmp *d, unsigned fifo, uint32_t data);
+
+/* PING until one is answered (a relayed FIFO whose peer comes later). */
+void qvirtio_msg_amp_wait_link(QVirtioMSGAmp *d, unsigned fifo,
+                               gint64 timeout_us);
+
+/* GET_DEVICES for dev_nums 0 to 31: the bitmap of those present. */
+uint32_t qvirtio_msg_amp_get_devices(QVirtioMSGAmp *d, unsigned fifo);
+
+/*
+ * Migrate @src to a new QEMU started with @dst_args and "-incoming defer",
+ * through @uri; returns it once it runs (@src is left to the caller).
+ */
+QTestState *qvirtio_msg_amp_migrate(QTestState *src, const char *dst_args,
+                                    const char *uri);
+
 /* Read and record everything waiting on FIFO @fifo. */
 void qvirtio_msg_amp_poll(QVirtioMSGAmp *d, unsigned fifo);
 
