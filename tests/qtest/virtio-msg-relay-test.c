@@ -335,6 +335,7 @@ static void test_relay_restart(void)
 
     from = t.d.num_events;
     qtest_kill_qemu(t.b);
+    qtest_quit(t.b);
     t.b = NULL;
     g_assert_true(wait_removed(&t, DEV_BLK, from));
     g_assert_true(wait_removed(&t, DEV_NET, from));
@@ -440,6 +441,7 @@ static void test_relay_driver_reset(void)
     qvirtio_msg_amp_rng_read(&t.d, &t.alloc, vq);
 
     qtest_system_reset(t.a);
+    qvirtqueue_cleanup(t.d.vdev.bus, vq, &t.alloc);
     qvirtio_msg_amp_destroy(&t.d);
     qvirtio_msg_amp_init(&t.d, &t.gbus.bus, AMP_DEVFN);
     qtest_clock_step(t.a, 50 * 1000 * 1000);
